@@ -1,0 +1,109 @@
+// Memo for str and bytes keyed by their content rather than their identity:
+// equal strings give equal bytes whether or not they are the same object,
+// which makes streams deterministic and lets repeats collapse to one GET.
+// Hashing samples at most 64 bytes, so an 8 MB bytes object costs no more
+// than a short one; a full comparison runs only on a sampled match.
+#pragma once
+#include <Python.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace webpickle::py {
+
+class ContentMemo {
+public:
+    static constexpr std::uint32_t kMissing = 0xffffffffu;
+
+    ContentMemo() { slots_.assign(64, Slot{}); }
+
+    // obj must be an exact str or bytes; returns its memo index or kMissing.
+    std::uint32_t find(PyObject* obj) const {
+        Key key = key_of(obj);
+        std::size_t mask = slots_.size() - 1;
+        for (std::size_t i = key.hash & mask;; i = (i + 1) & mask) {
+            const Slot& s = slots_[i];
+            if (s.obj == nullptr) return kMissing;
+            if (s.hash == key.hash && same_content(s.obj, obj, key)) return s.index;
+        }
+    }
+
+    // Records obj (not present yet) under index; obj is kept alive by the caller.
+    void add(PyObject* obj, std::uint32_t index) {
+        if ((count_ + 1) * 2 > slots_.size()) grow();
+        insert(Slot{key_of(obj).hash, obj, index});
+        ++count_;
+    }
+
+    void clear() {
+        slots_.assign(64, Slot{});
+        count_ = 0;
+    }
+
+private:
+    struct Slot {
+        std::uint64_t hash = 0;
+        PyObject* obj = nullptr;
+        std::uint32_t index = 0;
+    };
+    struct Key {
+        std::uint64_t hash;
+        const std::uint8_t* data;
+        std::size_t size;  // in bytes
+    };
+
+    static Key key_of(PyObject* obj) {
+        const std::uint8_t* data;
+        std::size_t size;
+        std::uint64_t tag;
+        if (PyBytes_CheckExact(obj)) {
+            data = reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(obj));
+            size = static_cast<std::size_t>(PyBytes_GET_SIZE(obj));
+            tag = 1;
+        } else {
+            // Equal strings share one canonical kind, so their raw data compares.
+            int kind = PyUnicode_KIND(obj);
+            data = static_cast<const std::uint8_t*>(PyUnicode_DATA(obj));
+            size = static_cast<std::size_t>(PyUnicode_GET_LENGTH(obj)) * static_cast<std::size_t>(kind);
+            tag = 2 + static_cast<std::uint64_t>(kind);
+        }
+        std::uint64_t h = 0xcbf29ce484222325ull ^ (tag * 0x100000001b3ull) ^ (size * 0x9E3779B97F4A7C15ull);
+        auto mix = [&h](const std::uint8_t* p, std::size_t n) {
+            for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+        };
+        if (size <= 64) {
+            mix(data, size);
+        } else {
+            mix(data, 32);
+            mix(data + size - 32, 32);
+        }
+        h ^= h >> 29;
+        return Key{h, data, size};
+    }
+
+    static bool same_content(PyObject* known, PyObject* obj, const Key& key) {
+        if (Py_TYPE(known) != Py_TYPE(obj)) return false;
+        Key other = key_of(known);
+        return other.size == key.size && std::memcmp(other.data, key.data, key.size) == 0;
+    }
+
+    void insert(const Slot& slot) {
+        std::size_t mask = slots_.size() - 1;
+        std::size_t i = slot.hash & mask;
+        while (slots_[i].obj != nullptr) i = (i + 1) & mask;
+        slots_[i] = slot;
+    }
+
+    void grow() {
+        std::vector<Slot> old(slots_.size() * 2);
+        old.swap(slots_);
+        for (const Slot& s : old)
+            if (s.obj != nullptr) insert(s);
+    }
+
+    std::vector<Slot> slots_;
+    std::size_t count_ = 0;
+};
+
+}  // namespace webpickle::py

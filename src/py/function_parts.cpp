@@ -1,0 +1,120 @@
+#include "function_parts.hpp"
+
+#include <algorithm>
+
+#include "../core/bytecode_scan.hpp"
+#include "runtime.hpp"
+
+namespace webpickle::py {
+namespace {
+
+Ref optional_attr(PyObject* obj, const char* name) {
+    PyObject* value = nullptr;
+    if (PyObject_GetOptionalAttrString(obj, name, &value) < 0) raise_error();
+    if (value == Py_None) {
+        Py_DECREF(value);
+        return Ref();
+    }
+    return Ref::steal(value);
+}
+
+void set_item(PyObject* dict, const char* key, PyObject* value) {
+    if (PyDict_SetItemString(dict, key, value) < 0) raise_error();
+}
+
+bool equal(PyObject* a, PyObject* b) {
+    if (a == b) return true;
+    if (a == nullptr || b == nullptr) return false;
+    int same = PyObject_RichCompareBool(a, b, Py_EQ);
+    if (same < 0) raise_error();
+    return same != 0;
+}
+
+}  // namespace
+
+FunctionParts FunctionParts::of(PyObject* func) {
+    FunctionParts p;
+    p.func = Ref::borrow(func);
+    p.code = Ref::borrow(PyFunction_GetCode(func));
+    p.globals = Ref::borrow(PyFunction_GetGlobals(func));
+    p.name = Ref::check(PyObject_GetAttr(func, runtime().s_name));
+    p.qualname = Ref::check(PyObject_GetAttr(func, runtime().s_qualname));
+    p.module = optional_attr(func, "__module__");
+    p.doc = optional_attr(func, "__doc__");
+    p.defaults = Ref::borrow(PyFunction_GetDefaults(func));
+    p.kwdefaults = Ref::borrow(PyFunction_GetKwDefaults(func));
+    p.closure = Ref::borrow(PyFunction_GetClosure(func));
+    p.dict = optional_attr(func, "__dict__");
+    // PEP 649: keep annotations lazy by sending __annotate__, never its result.
+    p.annotate = optional_attr(func, "__annotate__");
+    if (!p.annotate) {
+        p.annotations = optional_attr(func, "__annotations__");
+        if (p.annotations && PyDict_Check(p.annotations.get()) && PyDict_GET_SIZE(p.annotations.get()) == 0)
+            p.annotations = Ref();
+    }
+    p.type_params = optional_attr(func, "__type_params__");
+    if (p.type_params && PyTuple_Check(p.type_params.get()) && PyTuple_GET_SIZE(p.type_params.get()) == 0)
+        p.type_params = Ref();
+    return p;
+}
+
+Ref FunctionParts::changed_attributes() const {
+    Ref attrs = Ref::check(PyDict_New());
+    Ref code_qualname = Ref::check(PyObject_GetAttrString(code.get(), "co_qualname"));
+    if (!equal(qualname.get(), code_qualname.get())) set_item(attrs.get(), "__qualname__", qualname.get());
+    PyObject* globals_name = nullptr;
+    if (PyDict_GetItemRef(globals.get(), runtime().s_name, &globals_name) < 0) raise_error();
+    Ref owned_name = Ref::steal(globals_name);
+    if (!equal(module.get() ? module.get() : Py_None, globals_name ? globals_name : Py_None))
+        set_item(attrs.get(), "__module__", module.get() ? module.get() : Py_None);
+    if (doc) set_item(attrs.get(), "__doc__", doc.get());
+    if (defaults) set_item(attrs.get(), "__defaults__", defaults.get());
+    if (kwdefaults) set_item(attrs.get(), "__kwdefaults__", kwdefaults.get());
+    if (annotate) set_item(attrs.get(), "__annotate__", annotate.get());
+    if (annotations) set_item(attrs.get(), "__annotations__", annotations.get());
+    if (type_params) set_item(attrs.get(), "__type_params__", type_params.get());
+    return attrs;
+}
+
+void collect_global_names(PyObject* code, std::vector<PyObject*>& names) {
+    Ref co_code = Ref::check(PyCode_GetCode(reinterpret_cast<PyCodeObject*>(code)));
+    Ref co_names = Ref::check(PyObject_GetAttrString(code, "co_names"));
+    auto indices = scan_global_names(reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(co_code.get())),
+                                     static_cast<std::size_t>(PyBytes_GET_SIZE(co_code.get())),
+                                     runtime().global_opcodes);
+    for (std::uint32_t index : indices) {
+        if (index >= static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names.get()))) continue;
+        // co_names is kept alive by the code object, which outlives the walk.
+        PyObject* name = PyTuple_GET_ITEM(co_names.get(), index);
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+    Ref consts = Ref::check(PyObject_GetAttrString(code, "co_consts"));
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts.get()); ++i) {
+        PyObject* item = PyTuple_GET_ITEM(consts.get(), i);
+        if (PyCode_Check(item)) collect_global_names(item, names);
+    }
+}
+
+std::vector<PyObject*> FunctionParts::global_names_to_write(const GlobalsCopy& copy) const {
+    std::vector<PyObject*> names{runtime().s_name};
+    collect_global_names(code.get(), names);
+    names.erase(std::remove_if(names.begin(), names.end(),
+                               [&copy](PyObject* name) { return copy.names.count(name) != 0; }),
+                names.end());
+    return names;
+}
+
+PyObject* FunctionParts::free_variable_name(PyObject* cell) const {
+    if (!closure || !code) return Py_None;
+    Ref freevars = Ref::steal(PyObject_GetAttrString(code.get(), "co_freevars"));
+    if (!freevars) {
+        PyErr_Clear();
+        return Py_None;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(closure.get()); ++i)
+        if (PyTuple_GET_ITEM(closure.get(), i) == cell && i < PyTuple_GET_SIZE(freevars.get()))
+            return PyTuple_GET_ITEM(freevars.get(), i);  // borrowed from the code object
+    return Py_None;
+}
+
+}  // namespace webpickle::py

@@ -1,0 +1,155 @@
+// The object walker: turns a Python object graph into opcodes through the
+// core StreamWriter. A Session outlives one dump() (a pickle.Pickler keeps its
+// memo between dumps); a Pickler lives for one dump.
+#pragma once
+#include <Python.h>
+
+#include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "../core/identity_memo.hpp"
+#include "../core/stream_writer.hpp"
+#include "content_memo.hpp"
+#include "pybytes_buffer.hpp"
+#include "pyref.hpp"
+
+namespace webpickle::py {
+
+// What a Python-level Pickler overrides; null members mean "not overridden".
+struct Overrides {
+    PyObject* reducer_override = nullptr;
+    PyObject* persistent_id = nullptr;
+    PyObject* dispatch_table = nullptr;  // null: copyreg.dispatch_table
+};
+
+// A module-level globals dict being rebuilt on the loading side: its memo
+// index and the names already written into it.
+struct GlobalsCopy {
+    std::uint32_t memo_index;
+    std::unordered_set<PyObject*> names;  // interned names, kept alive by the original dict's code
+};
+
+class Session {
+public:
+    Session(int protocol, PyObject* buffer_callback);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    int protocol() const { return protocol_; }
+    PyObject* buffer_callback() const { return buffer_callback_; }
+    void clear_memo();
+
+    // Memo access shared by every Pickler of this session.
+    std::uint32_t memo_find(PyObject* obj) const {
+        return memo_.find(reinterpret_cast<std::uintptr_t>(obj));
+    }
+    // Records obj under the next memo index and keeps it alive.
+    std::uint32_t memo_add(PyObject* obj);
+    ContentMemo& contents() { return contents_; }
+    std::unordered_map<PyObject*, GlobalsCopy>& globals_copies() { return globals_copies_; }
+    // Keeps an owned reference until the memo is cleared.
+    void keep_alive(PyObject* owned) { kept_alive_.push_back(owned); }
+
+private:
+    int protocol_;
+    PyObject* buffer_callback_;  // owned, may be null
+    IdentityMemo memo_;
+    ContentMemo contents_;
+    std::vector<PyObject*> kept_alive_;  // every memoized object, owned
+    std::unordered_map<PyObject*, GlobalsCopy> globals_copies_;
+};
+
+// The stdlib's whichmodule(): the name of the module from which obj can be
+// imported as `name`. With raise_errors false it returns null instead of
+// raising the stdlib's PicklingError when obj cannot be found that way.
+Ref find_module_name(PyObject* obj, PyObject* name, bool raise_errors);
+
+struct FunctionParts;
+
+class Pickler {
+public:
+    Pickler(Session& session, const Overrides& overrides);
+
+    // Writes a whole stream for obj and returns it as a bytes object.
+    Ref dump(PyObject* obj);
+
+    // save() returns true when obj was written as a pure value (an atom, or a
+    // tuple or frozenset of pure values): such values are never memoized by
+    // identity, so equal values give equal bytes.
+    bool save(PyObject* obj);
+
+    StreamWriter& writer() { return writer_; }
+    Session& session() { return session_; }
+    int protocol() const { return session_.protocol(); }
+
+private:
+    // Fast paths, in save_atoms.cpp and save_containers.cpp.
+    void save_long(PyObject* obj);
+    void save_float(PyObject* obj) { writer_.float64(PyFloat_AS_DOUBLE(obj)); }
+    void save_str(PyObject* obj);
+    void save_bytes(PyObject* obj);
+    void save_complex(PyObject* obj);
+    bool save_tuple(PyObject* obj);
+    void save_list(PyObject* obj);
+    void save_dict(PyObject* obj);
+    void save_set(PyObject* obj);
+    bool save_frozenset(PyObject* obj);
+    void save_bytearray(PyObject* obj);
+    void save_picklebuffer(PyObject* obj);
+    void write_set_items(PyObject* obj);
+    void write_str_body(PyObject* obj);
+
+    // The general path, in save_reduce.cpp.
+    bool save_uncommon(PyObject* obj);
+    bool save_persistent(PyObject* obj);
+    void save_by_reduce(PyObject* obj, PyObject* reduce_value);
+
+public:
+    // Also used by the by-value writers.
+    void save_reduce(PyObject* func, PyObject* args, PyObject* state, PyObject* listitems,
+                     PyObject* dictitems, PyObject* state_setter, PyObject* obj);
+    void save_global(PyObject* obj, PyObject* name);  // save_global.cpp
+    // A reference to obj written as module.qualname (for objects whose own
+    // __module__/__qualname__ do not lead back to them, like types.FunctionType).
+    void save_global_as(PyObject* obj, const char* module, const char* qualname);
+    void write_global_reference(PyObject* module_name, PyObject* name);
+    void write_toplevel_global(PyObject* module_name, PyObject* name);
+    void save_type(PyObject* obj);
+    void memoize(PyObject* obj) { writer_.memo_put(session_.memo_add(obj)); }
+    bool memo_get_if_present(PyObject* obj) {
+        std::uint32_t index = session_.memo_find(obj);
+        if (index == IdentityMemo::kMissing) return false;
+        writer_.memo_get(index);
+        return true;
+    }
+    void batch_appends(PyObject* iterator, PyObject* obj);
+    void batch_setitems(PyObject* iterator, PyObject* obj);
+
+    // By value, in save_function.cpp and save_code.cpp.
+    bool save_function(PyObject* func);
+    void save_code(PyObject* code);
+    void save_cell(PyObject* cell);
+    void save_module(PyObject* module);
+    void write_version_guard();
+    void save_interned_name(const char* text);
+
+private:
+    void write_function_state(const FunctionParts& parts);
+    void write_function_globals(const FunctionParts& parts, std::uint32_t globals_index);
+    std::uint32_t push_globals_copy(PyObject* globals);
+    void write_empty_cell(PyObject* cell);
+    void write_cell_contents(PyObject* cell, const FunctionParts* parts);
+
+private:
+    Session& session_;
+    Overrides overrides_;
+    PyBytesBuffer buffer_;
+    StreamWriter writer_;
+    bool guard_written_ = false;
+    bool skip_persistent_once_ = false;
+};
+
+}  // namespace webpickle::py

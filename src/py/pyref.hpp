@@ -1,0 +1,78 @@
+// Small helpers for the CPython C API: an owning reference and an exception
+// that means "a Python error is set; unwind and let the caller report it".
+#pragma once
+#include <Python.h>
+
+#include <utility>
+
+namespace webpickle::py {
+
+// Thrown after a CPython call failed and left an exception set. It carries
+// nothing: the Python error indicator is the payload.
+struct PythonError {};
+
+[[noreturn]] inline void raise_error() { throw PythonError{}; }
+
+// Sets a Python exception and unwinds.
+[[noreturn]] inline void raise(PyObject* type, const char* message) {
+    PyErr_SetString(type, message);
+    throw PythonError{};
+}
+
+template <typename... Args>
+[[noreturn]] void raise_format(PyObject* type, const char* format, Args... args) {
+    PyErr_Format(type, format, args...);
+    throw PythonError{};
+}
+
+// An owned strong reference; null means "no object".
+class Ref {
+public:
+    Ref() = default;
+    static Ref steal(PyObject* p) { return Ref(p); }
+    static Ref borrow(PyObject* p) {
+        Py_XINCREF(p);
+        return Ref(p);
+    }
+    // Takes a new reference from a C API call; unwinds if it returned NULL.
+    static Ref check(PyObject* p) {
+        if (p == nullptr) raise_error();
+        return Ref(p);
+    }
+    Ref(const Ref& other) : p_(other.p_) { Py_XINCREF(p_); }
+    Ref(Ref&& other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
+    Ref& operator=(Ref other) noexcept {
+        std::swap(p_, other.p_);
+        return *this;
+    }
+    ~Ref() { Py_XDECREF(p_); }
+
+    PyObject* get() const { return p_; }
+    PyObject* release() { return std::exchange(p_, nullptr); }
+    explicit operator bool() const { return p_ != nullptr; }
+
+private:
+    explicit Ref(PyObject* p) : p_(p) {}
+    PyObject* p_ = nullptr;
+};
+
+// Calls exc.add_note(note), ignoring an exception type that refuses notes.
+void add_note(PyObject* exc, PyObject* note);
+
+// Adds a note, formatted with PyUnicode_FromFormat, to the exception being
+// raised, which stays raised. Only the failure path calls it.
+template <typename... Args>
+void note_current_error(const char* format, Args... args) {
+    PyObject* exc = PyErr_GetRaisedException();
+    if (exc == nullptr) return;
+    PyObject* note = PyUnicode_FromFormat(format, args...);  // may call repr()
+    if (note != nullptr) {
+        add_note(exc, note);
+        Py_DECREF(note);
+    } else {
+        PyErr_Clear();
+    }
+    PyErr_SetRaisedException(exc);
+}
+
+}  // namespace webpickle::py

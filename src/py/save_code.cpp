@@ -1,0 +1,98 @@
+// Code objects, modules by reference, and the version guard that every
+// stream carrying bytecode starts its by-value part with.
+#include "pickler.hpp"
+#include "runtime.hpp"
+
+namespace webpickle::py {
+namespace {
+
+// types.CodeType's positional parameters in Python 3.14, in order.
+const char* const kCodeFields[] = {
+    "co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals", "co_stacksize", "co_flags",
+    "co_code",     "co_consts",          "co_names",          "co_varnames", "co_filename", "co_name",
+    "co_qualname", "co_firstlineno",     "co_linetable",      "co_exceptiontable", "co_freevars", "co_cellvars",
+};
+
+// Raised on the loading side when its Python minor version differs: code
+// objects are only valid for the version that compiled them.
+const char kVersionMismatch[] =
+    "this pickle holds Python " Py_STRINGIFY(PY_MAJOR_VERSION) "." Py_STRINGIFY(PY_MINOR_VERSION)
+    " bytecode, which Python {0.major}.{0.minor} cannot run: load it with Python "
+    Py_STRINGIFY(PY_MAJOR_VERSION) "." Py_STRINGIFY(PY_MINOR_VERSION);
+
+}  // namespace
+
+void Pickler::save_code(PyObject* code) {
+    if (memo_get_if_present(code)) return;
+    write_version_guard();
+    save_global_as(reinterpret_cast<PyObject*>(&PyCode_Type), "types", "CodeType");
+    writer_.opcode(op::MARK);
+    for (const char* field : kCodeFields) {
+        Ref value = Ref::check(PyObject_GetAttrString(code, field));
+        save(value.get());
+    }
+    writer_.opcode(op::TUPLE);
+    writer_.opcode(op::REDUCE);
+    memoize(code);
+}
+
+void Pickler::save_module(PyObject* module) {
+    Ref name = Ref::check(PyModule_GetNameObject(module));
+    PyObject* registered = nullptr;
+    if (PyDict_GetItemRef(runtime().sys_modules, name.get(), &registered) < 0) raise_error();
+    Ref owned = Ref::steal(registered);
+    if (registered != module)
+        raise_format(runtime().PicklingError,
+                     "Can't pickle module %R by reference: it is not sys.modules[%R]; "
+                     "import it normally so the loading side can import it too",
+                     module, name.get());
+    // importlib.import_module(name): imports submodules too, unlike __import__.
+    save_global_as(runtime().import_module, "importlib", "import_module");
+    save(name.get());
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    memoize(module);
+}
+
+// Writes, once per stream and before the first code object:
+//   dict.get({V: id}, sys.hexversion >> 16, codecs.strict_errors)(
+//       pickle.UnpicklingError(MESSAGE.format(sys.version_info)))
+// On the same minor version V this calls id() on the error and drops the
+// result; on another it calls codecs.strict_errors, which raises the error.
+// It uses no code object, so a mismatched stream stops before building one.
+void Pickler::write_version_guard() {
+    if (guard_written_) return;
+    guard_written_ = true;
+    auto global = [this](const char* module, const char* name) {
+        Ref m = Ref::check(PyUnicode_InternFromString(module));
+        Ref n = Ref::check(PyUnicode_InternFromString(name));
+        write_global_reference(m.get(), n.get());
+    };
+    global("builtins", "dict.get");
+    writer_.opcode(op::EMPTY_DICT);
+    writer_.integer(static_cast<std::int64_t>(PY_VERSION_HEX >> 16));
+    global("builtins", "id");
+    writer_.opcode(op::SETITEM);
+    global("operator", "rshift");
+    global("sys", "hexversion");
+    writer_.integer(16);
+    writer_.opcode(op::TUPLE2);
+    writer_.opcode(op::REDUCE);
+    global("codecs", "strict_errors");
+    writer_.opcode(op::TUPLE3);
+    writer_.opcode(op::REDUCE);
+    global("pickle", "UnpicklingError");
+    global("builtins", "str.format");
+    Ref message = Ref::check(PyUnicode_FromString(kVersionMismatch));
+    save(message.get());
+    global("sys", "version_info");
+    writer_.opcode(op::TUPLE2);
+    writer_.opcode(op::REDUCE);
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    writer_.opcode(op::POP);
+}
+
+}  // namespace webpickle::py

@@ -1,0 +1,182 @@
+// Functions by value: what the stdlib cannot import by name (lambdas,
+// closures, functions of __main__) is rebuilt on the loading side with
+// stdlib calls only (types.FunctionType, types.CodeType, types.CellType), so
+// a plain pickle.loads can load it without webpickle installed.
+//
+// A function is written as
+//   FunctionType(code, globals, name, None, closure)   memoized at once, then
+//   BUILD of its other attributes, then its globals and closure contents,
+// so that a function reached again from its own globals or closure (a
+// recursive function) is fetched from the memo instead of written twice.
+#include <utility>
+#include <vector>
+
+#include "function_parts.hpp"
+#include "pickler.hpp"
+#include "runtime.hpp"
+
+namespace webpickle::py {
+namespace {
+
+bool is_main_module_name(PyObject* name) {
+    return PyUnicode_Check(name) && (PyUnicode_CompareWithASCIIString(name, "__main__") == 0 ||
+                                     PyUnicode_CompareWithASCIIString(name, "__mp_main__") == 0);
+}
+
+}  // namespace
+
+static bool should_pickle_by_value(PyObject* func) {
+    Ref qualname = Ref::check(PyObject_GetAttr(func, runtime().s_qualname));
+    Ref module_name = find_module_name(func, qualname.get(), false);
+    return !module_name || is_main_module_name(module_name.get());
+}
+
+bool Pickler::save_function(PyObject* func) {
+    if (!should_pickle_by_value(func)) {
+        save_global(func, nullptr);
+        return false;
+    }
+    FunctionParts parts = FunctionParts::of(func);
+    save_global_as(reinterpret_cast<PyObject*>(&PyFunction_Type), "types", "FunctionType");
+    writer_.opcode(op::MARK);
+    try {
+        save_code(parts.code.get());
+    } catch (PythonError&) {
+        note_current_error("when serializing code of function %R", parts.qualname.get());
+        throw;
+    }
+    std::uint32_t globals_index = push_globals_copy(parts.globals.get());
+    save(parts.name.get());
+    writer_.none();
+    std::vector<PyObject*> new_cells;
+    if (parts.closure) {
+        writer_.opcode(op::MARK);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(parts.closure.get()); ++i) {
+            PyObject* cell = PyTuple_GET_ITEM(parts.closure.get(), i);
+            if (!memo_get_if_present(cell)) {
+                write_empty_cell(cell);
+                new_cells.push_back(cell);
+            }
+        }
+        writer_.opcode(op::TUPLE);
+    } else {
+        writer_.none();
+    }
+    writer_.opcode(op::TUPLE);
+    writer_.opcode(op::REDUCE);
+    memoize(func);
+
+    write_function_state(parts);
+    write_function_globals(parts, globals_index);
+    for (std::size_t i = 0; i < new_cells.size(); ++i) {
+        writer_.memo_get(session_.memo_find(new_cells[i]));
+        write_cell_contents(new_cells[i], &parts);
+        writer_.opcode(op::POP);
+    }
+    return false;
+}
+
+void Pickler::write_function_state(const FunctionParts& parts) {
+    Ref slots = parts.changed_attributes();
+    bool has_dict = parts.dict && PyDict_GET_SIZE(parts.dict.get()) > 0;
+    if (PyDict_GET_SIZE(slots.get()) == 0 && !has_dict) return;
+    try {
+        if (has_dict) save(parts.dict.get());
+        else writer_.none();
+        save(slots.get());
+    } catch (PythonError&) {
+        note_current_error("when serializing attributes of function %R", parts.qualname.get());
+        throw;
+    }
+    writer_.opcode(op::TUPLE2);
+    writer_.opcode(op::BUILD);
+}
+
+void Pickler::write_function_globals(const FunctionParts& parts, std::uint32_t globals_index) {
+    GlobalsCopy& copy = session_.globals_copies().at(parts.globals.get());
+    std::vector<std::pair<PyObject*, Ref>> items;
+    for (PyObject* name : parts.global_names_to_write(copy)) {
+        PyObject* value = nullptr;
+        if (PyDict_GetItemRef(parts.globals.get(), name, &value) < 0) raise_error();
+        if (value == nullptr) continue;  // read but not defined: a builtin, or defined later
+        items.emplace_back(name, Ref::steal(value));
+        // Claimed before any value is written, so that another function of
+        // this module met while writing them does not write them again.
+        copy.names.insert(name);
+    }
+    if (items.empty()) return;
+    writer_.memo_get(globals_index);
+    writer_.opcode(op::MARK);
+    for (const auto& [name, value] : items) {
+        save(name);
+        try {
+            save(value.get());
+        } catch (PythonError&) {
+            note_current_error("when serializing global %R of function %R", name, parts.qualname.get());
+            throw;
+        }
+    }
+    writer_.opcode(op::SETITEMS);
+    writer_.opcode(op::POP);
+}
+
+std::uint32_t Pickler::push_globals_copy(PyObject* globals) {
+    auto& copies = session_.globals_copies();
+    auto found = copies.find(globals);
+    if (found != copies.end()) {
+        writer_.memo_get(found->second.memo_index);
+        return found->second.memo_index;
+    }
+    // A fresh dict on the loading side, shared by every function of this
+    // module in the stream, filled with just the globals they use. Its memo
+    // slot is keyed by a private placeholder, not by the module's own dict.
+    Ref placeholder = Ref::check(PyDict_New());
+    writer_.opcode(op::EMPTY_DICT);
+    std::uint32_t index = session_.memo_add(placeholder.get());
+    writer_.memo_put(index);
+    Py_INCREF(globals);  // the key stays valid while the session remembers it
+    session_.keep_alive(globals);
+    copies.emplace(globals, GlobalsCopy{index, {}});
+    return index;
+}
+
+void Pickler::write_empty_cell(PyObject* cell) {
+    save_global_as(reinterpret_cast<PyObject*>(runtime().cell_type), "types", "CellType");
+    writer_.opcode(op::EMPTY_TUPLE);
+    writer_.opcode(op::REDUCE);
+    memoize(cell);
+}
+
+// With the cell on the stack: BUILD (None, {'cell_contents': value}).
+void Pickler::write_cell_contents(PyObject* cell, const FunctionParts* parts) {
+    PyObject* value = PyCell_GET(cell);
+    if (value == nullptr) return;  // an empty cell stays empty
+    Ref owned = Ref::borrow(value);
+    writer_.none();
+    writer_.opcode(op::EMPTY_DICT);
+    save_interned_name("cell_contents");
+    try {
+        save(owned.get());
+    } catch (PythonError&) {
+        if (parts != nullptr) {
+            PyObject* name = parts->free_variable_name(cell);
+            note_current_error("when serializing closure variable %R of function %R", name, parts->qualname.get());
+        }
+        throw;
+    }
+    writer_.opcode(op::SETITEM);
+    writer_.opcode(op::TUPLE2);
+    writer_.opcode(op::BUILD);
+}
+
+void Pickler::save_cell(PyObject* cell) {
+    write_empty_cell(cell);
+    write_cell_contents(cell, nullptr);
+}
+
+void Pickler::save_interned_name(const char* text) {
+    Ref name = Ref::check(PyUnicode_InternFromString(text));
+    save(name.get());
+}
+
+}  // namespace webpickle::py

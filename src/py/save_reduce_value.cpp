@@ -1,0 +1,187 @@
+// Writes the parts of a reduction: the constructor call (REDUCE, NEWOBJ or
+// NEWOBJ_EX), then list items, dict items and state, as pickle.Pickler does.
+#include <vector>
+
+#include "pickler.hpp"
+#include "runtime.hpp"
+
+namespace webpickle::py {
+namespace {
+
+// Saves one part and names it in a note if that fails.
+template <typename Save>
+void save_part(PyObject* obj, const char* part, Save&& save) {
+    try {
+        save();
+    } catch (PythonError&) {
+        if (obj != nullptr) note_current_error("when serializing %T %s", obj, part);
+        throw;
+    }
+}
+
+bool has_new(PyObject* cls) {
+    int found = PyObject_HasAttrWithError(cls, runtime().s_new);
+    if (found < 0) raise_error();
+    return found != 0;
+}
+
+}  // namespace
+
+void Pickler::save_reduce(PyObject* func, PyObject* args, PyObject* state, PyObject* listitems,
+                          PyObject* dictitems, PyObject* state_setter, PyObject* obj) {
+    const Runtime& rt = runtime();
+    if (!PyCallable_Check(func))
+        raise_format(rt.PicklingError, "first item of the tuple returned by __reduce__ must be callable, not %T",
+                     func);
+    if (!PyTuple_Check(args))
+        raise_format(rt.PicklingError, "second item of the tuple returned by __reduce__ must be a tuple, not %T",
+                     args);
+    if (listitems != nullptr && !PyIter_Check(listitems))
+        raise_format(rt.PicklingError, "fourth item of the tuple returned by __reduce__ must be an iterator, not %T",
+                     listitems);
+    if (dictitems != nullptr && !PyIter_Check(dictitems))
+        raise_format(rt.PicklingError, "fifth item of the tuple returned by __reduce__ must be an iterator, not %T",
+                     dictitems);
+    if (state_setter != nullptr && !PyCallable_Check(state_setter))
+        raise_format(rt.PicklingError, "sixth item of the tuple returned by __reduce__ must be callable, not %T",
+                     state_setter);
+
+    PyObject* name_obj = nullptr;
+    if (PyObject_GetOptionalAttr(func, rt.s_name, &name_obj) < 0) raise_error();
+    Ref func_name = Ref::steal(name_obj);
+    auto named = [&func_name](PyObject* expected) {
+        return func_name && PyUnicode_Check(func_name.get()) &&
+               PyUnicode_Compare(func_name.get(), expected) == 0;
+    };
+
+    if (named(rt.newobj_ex_name)) {
+        if (PyTuple_GET_SIZE(args) != 3)
+            raise_format(rt.PicklingError, "length of the NEWOBJ_EX argument tuple must be exactly 3, not %zd",
+                         PyTuple_GET_SIZE(args));
+        PyObject* cls = PyTuple_GET_ITEM(args, 0);
+        PyObject* new_args = PyTuple_GET_ITEM(args, 1);
+        PyObject* kwargs = PyTuple_GET_ITEM(args, 2);
+        if (!has_new(cls)) raise(rt.PicklingError, "first argument to __newobj_ex__() has no __new__");
+        if (obj != nullptr && cls != reinterpret_cast<PyObject*>(Py_TYPE(obj)))
+            raise_format(rt.PicklingError, "first argument to __newobj_ex__() must be %R, not %R", Py_TYPE(obj), cls);
+        if (protocol() >= 4) {
+            save_part(obj, "class", [&] { save(cls); });
+            save_part(obj, "__new__ arguments", [&] {
+                save(new_args);
+                save(kwargs);
+            });
+            writer_.opcode(op::NEWOBJ_EX);
+        } else {
+            // functools.partial(cls.__new__, cls, *args, **kwargs)()
+            Ref cls_new = Ref::check(PyObject_GetAttr(cls, rt.s_new));
+            Ref seq = Ref::check(PySequence_Tuple(new_args));
+            Ref head = Ref::check(PyTuple_Pack(2, cls_new.get(), cls));
+            Ref call_args = Ref::check(PySequence_Concat(head.get(), seq.get()));
+            Ref partial = Ref::check(PyObject_Call(rt.functools_partial, call_args.get(), kwargs));
+            save_part(obj, "reconstructor", [&] { save(partial.get()); });
+            writer_.opcode(op::EMPTY_TUPLE);
+            writer_.opcode(op::REDUCE);
+        }
+    } else if (named(rt.newobj_name)) {
+        if (PyTuple_GET_SIZE(args) < 1) raise(rt.PicklingError, "__newobj__ arglist is empty");
+        PyObject* cls = PyTuple_GET_ITEM(args, 0);
+        if (!has_new(cls)) raise(rt.PicklingError, "first argument to __newobj__() has no __new__");
+        if (obj != nullptr && cls != reinterpret_cast<PyObject*>(Py_TYPE(obj)))
+            raise_format(rt.PicklingError, "first argument to __newobj__() must be %R, not %R", Py_TYPE(obj), cls);
+        Ref rest = Ref::check(PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args)));
+        save_part(obj, "class", [&] { save(cls); });
+        save_part(obj, "__new__ arguments", [&] { save(rest.get()); });
+        writer_.opcode(op::NEWOBJ);
+    } else {
+        save_part(obj, "reconstructor", [&] { save(func); });
+        save_part(obj, "reconstructor arguments", [&] { save(args); });
+        writer_.opcode(op::REDUCE);
+    }
+
+    if (obj != nullptr) {
+        // Already memoized while its arguments were written: it is recursive.
+        std::uint32_t index = session_.memo_find(obj);
+        if (index != IdentityMemo::kMissing) {
+            writer_.opcode(op::POP);
+            writer_.memo_get(index);
+        } else {
+            memoize(obj);
+        }
+    }
+    if (listitems != nullptr) batch_appends(listitems, obj);
+    if (dictitems != nullptr) batch_setitems(dictitems, obj);
+    if (state != nullptr) {
+        if (state_setter == nullptr) {
+            save_part(obj, "state", [&] { save(state); });
+            writer_.opcode(op::BUILD);
+        } else {
+            // state_setter(obj, state), its result dropped.
+            save_part(obj, "state setter", [&] { save(state_setter); });
+            save(obj);
+            save_part(obj, "state", [&] { save(state); });
+            writer_.opcode(op::TUPLE2);
+            writer_.opcode(op::REDUCE);
+            writer_.opcode(op::POP);
+        }
+    }
+}
+
+void Pickler::batch_appends(PyObject* iterator, PyObject* obj) {
+    std::vector<Ref> batch;
+    Py_ssize_t index = 0;
+    while (true) {
+        batch.clear();
+        while (batch.size() < kBatchSize) {
+            PyObject* item = PyIter_Next(iterator);
+            if (item == nullptr) break;
+            batch.push_back(Ref::steal(item));
+        }
+        if (PyErr_Occurred()) raise_error();
+        if (batch.empty()) return;
+        if (batch.size() > 1) writer_.opcode(op::MARK);
+        for (const Ref& item : batch) {
+            try {
+                save(item.get());
+            } catch (PythonError&) {
+                note_current_error("when serializing %T item %zd", obj, index);
+                throw;
+            }
+            ++index;
+        }
+        writer_.opcode(batch.size() > 1 ? op::APPENDS : op::APPEND);
+        if (batch.size() < kBatchSize) return;
+    }
+}
+
+void Pickler::batch_setitems(PyObject* iterator, PyObject* obj) {
+    std::vector<Ref> batch;
+    while (true) {
+        batch.clear();
+        while (batch.size() < kBatchSize) {
+            PyObject* item = PyIter_Next(iterator);
+            if (item == nullptr) break;
+            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+                Py_DECREF(item);
+                raise(PyExc_TypeError, "dict items iterator must return 2-tuples");
+            }
+            batch.push_back(Ref::steal(item));
+        }
+        if (PyErr_Occurred()) raise_error();
+        if (batch.empty()) return;
+        if (batch.size() > 1) writer_.opcode(op::MARK);
+        for (const Ref& item : batch) {
+            PyObject* key = PyTuple_GET_ITEM(item.get(), 0);
+            save(key);
+            try {
+                save(PyTuple_GET_ITEM(item.get(), 1));
+            } catch (PythonError&) {
+                note_current_error("when serializing %T item %R", obj, key);
+                throw;
+            }
+        }
+        writer_.opcode(batch.size() > 1 ? op::SETITEMS : op::SETITEM);
+        if (batch.size() < kBatchSize) return;
+    }
+}
+
+}  // namespace webpickle::py

@@ -1,0 +1,28 @@
+"""webpickle: pickle Python functions and classes by value, in C++.
+
+A drop-in for cloudpickle 3.x (``import webpickle as cloudpickle``): lambdas,
+closures and anything defined in ``__main__`` or a notebook are pickled by
+value, everything importable by reference. Load with the stdlib's
+``pickle.loads``; webpickle need not be installed where the stream is loaded.
+"""
+
+from pickle import HIGHEST_PROTOCOL, PicklingError, UnpicklingError, load, loads
+
+from . import _core
+from ._pickler import CloudPickler, Pickler, dump, dumps
+
+__version__ = _core.__version__
+DEFAULT_PROTOCOL = _core.DEFAULT_PROTOCOL
+
+__all__ = [
+    "CloudPickler",
+    "DEFAULT_PROTOCOL",
+    "HIGHEST_PROTOCOL",
+    "Pickler",
+    "PicklingError",
+    "UnpicklingError",
+    "dump",
+    "dumps",
+    "load",
+    "loads",
+]

@@ -1,0 +1,78 @@
+"""The Pickler class and the dump/dumps functions over the C++ engine."""
+
+import pickle
+
+from . import _core
+
+
+class Pickler(pickle.Pickler):
+    """A pickle.Pickler whose dump() runs webpickle's C++ writer.
+
+    Subclasses may override reducer_override, persistent_id and
+    dispatch_table as with pickle.Pickler. The memo is kept between dump()
+    calls until clear_memo(), as pickle.Pickler does.
+    """
+
+    def __init__(self, file, protocol=None, buffer_callback=None):
+        session = _core.Session(protocol, buffer_callback)
+        super().__init__(file, protocol=session.protocol, buffer_callback=buffer_callback)
+        self._webpickle_session = session
+        self._webpickle_write = file.write
+
+    def reducer_override(self, obj):
+        """Return NotImplemented to let webpickle pickle obj (the default)."""
+        return NotImplemented
+
+    def persistent_id(self, obj):
+        """Return None to pickle obj normally (the default)."""
+        return None
+
+    def dump(self, obj):
+        """Write a pickled representation of obj to the file."""
+        try:
+            session = self._webpickle_session
+        except AttributeError:
+            raise pickle.PicklingError(
+                f"Pickler.__init__() was not called by {type(self).__name__}.__init__()"
+            ) from None
+        data = session.dump(
+            obj,
+            _overridden(self, "reducer_override"),
+            _overridden(self, "persistent_id"),
+            getattr(self, "dispatch_table", None),
+        )
+        self._webpickle_write(data)
+
+    def clear_memo(self):
+        """Forget the objects pickled so far, as pickle.Pickler.clear_memo does."""
+        self._webpickle_session.clear_memo()
+        super().clear_memo()
+
+
+CloudPickler = Pickler
+
+_DEFAULTS = {
+    "reducer_override": Pickler.reducer_override,
+    "persistent_id": Pickler.persistent_id,
+}
+
+
+def _overridden(pickler, name):
+    """The bound method `name` of pickler, or None when it is Pickler's own."""
+    attr = getattr(pickler, name, None)
+    if attr is None or getattr(attr, "__func__", None) is _DEFAULTS[name]:
+        return None
+    return attr
+
+
+def dumps(obj, protocol=None, buffer_callback=None):
+    """Return the pickled representation of obj as bytes."""
+    return _core.dumps(obj, protocol, buffer_callback)
+
+
+def dump(obj, file, protocol=None, buffer_callback=None):
+    """Write the pickled representation of obj to the binary file.
+
+    Nothing is written when pickling fails.
+    """
+    file.write(_core.dumps(obj, protocol, buffer_callback))

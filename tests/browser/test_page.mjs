@@ -1,0 +1,131 @@
+// Browser tests: the demo page and a Web Worker load Pyodide + webpickle from
+// demo/serve.py in headless Chromium (playwright-core, the system Chromium).
+//
+//   bash wasm/toolchain.sh run node --test tests/browser/test_page.mjs
+//
+// It first runs wasm/make_dist.py (idempotent) so build/dist holds the current
+// wheel ($WEBPICKLE_WHEEL or the one in build/wasm/dist). Screenshots go to
+// build/screenshots/. The server and the browser are stopped even on failure.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const SHOTS = path.join(ROOT, "build/screenshots");
+const LOAD_TIMEOUT_MS = 120_000; // Pyodide in a cold headless Chromium takes a few seconds
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--no-first-run", "--disable-sync"];
+
+let server; // the serve.py child process
+let baseUrl; // http://127.0.0.1:PORT/
+let context; // a Chromium BrowserContext on a throwaway profile
+let profileDir; // a fresh, throwaway Chromium profile
+
+/** Start demo/serve.py on a free port; resolve with the URL it prints. */
+function startServer() {
+  const child = spawn("python3", [path.join(ROOT, "demo/serve.py"), "--port", "0",
+    "--mount", `/fixtures/=${path.join(ROOT, "tests/browser/fixtures")}`],
+  { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (chunk) => { log += chunk; });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve.py printed no URL in 15 s:\n${log}`)), 15_000);
+    child.stdout.on("data", (chunk) => {
+      log += chunk;
+      const match = /serving at (http:\S+)/.exec(log);
+      if (match) { clearTimeout(timer); resolve({ child, url: match[1] }); }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve.py exited with ${code} before serving:\n${log}`));
+    });
+  });
+}
+
+before(async () => {
+  try {
+    execFileSync("python3", [path.join(ROOT, "wasm/make_dist.py")], { stdio: "pipe" });
+  } catch (err) {
+    throw new Error(`wasm/make_dist.py failed:\n${err.stderr || err.stdout || err.message}`);
+  }
+  ({ child: server, url: baseUrl } = await startServer());
+  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), "webpickle-chromium-"));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport: { width: 900, height: 700 },
+  });
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  if (server && server.exitCode === null) server.kill("SIGTERM");
+  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+});
+
+/**
+ * Open `url` in a new tab, wait until `readyExpr` (evaluated in the page) is
+ * truthy, save a screenshot, and return {value, problems}: the expression's
+ * value and every console error, page error and failed request seen.
+ */
+async function openAndWait(url, readyExpr, shotName) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (msg) => { if (msg.type() === "error") problems.push(`console: ${msg.text()}`); });
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
+  try {
+    await page.goto(url);
+    const handle = await page.waitForFunction(readyExpr, null, { timeout: LOAD_TIMEOUT_MS });
+    return { value: await handle.jsonValue(), problems };
+  } finally {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, shotName), fullPage: true }).catch(() => {});
+    await page.close();
+  }
+}
+
+test("demo page runs a function pickled by value", { timeout: LOAD_TIMEOUT_MS + 30_000 }, async (t) => {
+  const { value, problems } = await openAndWait(baseUrl, "window.demoResult", "demo.png");
+  assert.equal(value.error, undefined, `the page reported: ${value.error}`);
+  assert.deepEqual(value.results, [3, 5, 7, 9, 11]); // x * 2 + 3
+  assert.ok(value.size > 0);
+  assert.deepEqual(problems, []);
+  t.diagnostic(`Pyodide loaded in Chromium in ${(value.loadMs / 1000).toFixed(2)} s; ` +
+    `webpickle ${value.version}; pickle ${value.size} bytes`);
+});
+
+test("webpickle loads and round-trips a lambda in a Web Worker", { timeout: LOAD_TIMEOUT_MS + 30_000 }, async (t) => {
+  const { value, problems } = await openAndWait(`${baseUrl}fixtures/worker.html`,
+    "window.workerResult", "worker.png");
+  assert.ok(value.ok, `the worker reported: ${JSON.stringify(value.error)}`);
+  assert.deepEqual(value.results, [100, 105, 110]); // x * 5 + 100
+  assert.deepEqual(problems, []);
+  t.diagnostic(`Pyodide loaded in a Chromium worker in ${(value.loadMs / 1000).toFixed(2)} s`);
+});
+
+test("the server sends the headers Pyodide needs", async () => {
+  const wasm = await fetch(`${baseUrl}pyodide/pyodide.asm.wasm`, { method: "HEAD" });
+  assert.equal(wasm.status, 200);
+  assert.equal(wasm.headers.get("content-type"), "application/wasm");
+  assert.equal(wasm.headers.get("cross-origin-opener-policy"), "same-origin");
+  assert.equal(wasm.headers.get("cross-origin-embedder-policy"), "require-corp");
+  const mjs = await fetch(`${baseUrl}main.mjs`, { method: "HEAD" });
+  assert.equal(mjs.headers.get("content-type"), "text/javascript");
+  const lock = await (await fetch(`${baseUrl}pyodide/pyodide-lock.json`)).json();
+  const entry = lock.packages.webpickle;
+  assert.ok(entry, "build/dist/pyodide-lock.json has no webpickle entry");
+  const whl = await fetch(`${baseUrl}pyodide/${entry.file_name}`, { method: "HEAD" });
+  assert.equal(whl.status, 200);
+  assert.equal(whl.headers.get("content-type"), "application/octet-stream");
+  const outside = await fetch(`${baseUrl}..%2f..%2fpackage.json`);
+  assert.equal(outside.status, 404, "the server must not serve files outside its folders");
+});

@@ -1,0 +1,70 @@
+// Run tests/python inside Pyodide (Node), with our wheel installed.
+//
+//   bash wasm/toolchain.sh run node tests/pyodide/run_python_tests.mjs [--wheel PATH] [-k SUBSTRING] [-v]
+//
+// --tests DIR runs another folder than tests/python (it is mounted too).
+//
+// The wheel defaults to the single .whl in build/wasm/dist ($WEBPICKLE_WHEEL
+// overrides). The project's tests/ folder is mounted at its own path (NODEFS) so
+// tracebacks show real file names; pytest_shim.py is installed as `pytest`;
+// runner.py then runs tests/python plus check_wheel_tag.py and prints the
+// closing line "N passed, N failed, N skipped". Exit status is the runner's.
+
+import fs from "node:fs";
+import path from "node:path";
+import { copyTreeIn, findWheel, mountHostDir, option, projectRoot, startPyodide } from "./pyodide_node.mjs";
+
+const DEBIAN_PACKAGING = "/usr/lib/python3/dist-packages/packaging";
+const PACKAGING_DIR = "/opt/debian-packaging"; // inside Pyodide's FS
+
+async function main(argv) {
+  const wheel = findWheel(option(argv, "--wheel"));
+  const keyword = option(argv, "-k");
+  const testsDir = path.join(projectRoot, "tests");
+  const pythonTests = path.resolve(option(argv, "--tests") ?? path.join(testsDir, "python"));
+  if (!fs.existsSync(pythonTests)) throw new Error(`test folder ${pythonTests} does not exist`);
+  const here = path.join(testsDir, "pyodide");
+  console.log(`wheel: ${wheel}`);
+
+  const { pyodide, loadMs, wheelMs } = await startPyodide(wheel, {
+    env: { WEBPICKLE_WHEEL_NAME: path.basename(wheel), WEBPICKLE_PACKAGING_DIR: PACKAGING_DIR },
+  });
+  console.log(`Pyodide ${pyodide.version} loaded in ${(loadMs / 1000).toFixed(2)} s, ` +
+    `wheel installed in ${(wheelMs / 1000).toFixed(2)} s`);
+
+  mountHostDir(pyodide, testsDir);
+  if (!pythonTests.startsWith(testsDir + path.sep)) mountHostDir(pyodide, pythonTests);
+  // The shim becomes the module `pytest`, in site-packages like the real one.
+  const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
+  pyodide.FS.writeFile(`${sitePackages}/pytest.py`, fs.readFileSync(path.join(here, "pytest_shim.py")));
+  if (fs.existsSync(DEBIAN_PACKAGING)) {
+    copyTreeIn(pyodide, DEBIAN_PACKAGING, `${PACKAGING_DIR}/packaging`);
+  } else {
+    console.error(`warning: ${DEBIAN_PACKAGING} is missing (run inside the toolchain); ` +
+      "check_wheel_tag.py will fail");
+  }
+
+  const args = [pythonTests, path.join(here, "check_wheel_tag.py")];
+  if (keyword) args.unshift("-k", keyword);
+  if (argv.includes("-v")) args.unshift("-v");
+  pyodide.globals.set("runner_args", pyodide.toPy(args));
+  // SystemExit (bad arguments, missing shim) becomes a message and status 2
+  // instead of a JavaScript exception carrying a Python traceback.
+  return await pyodide.runPythonAsync(`
+import sys
+sys.path.insert(0, ${JSON.stringify(here)})
+try:
+    import runner
+    status = runner.main(list(runner_args))
+except SystemExit as exc:
+    status = exc.code if isinstance(exc.code, int) else print(exc.code, file=sys.stderr) or 2
+status
+`);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  console.error(`run_python_tests: ${err.message}`);
+  process.exitCode = 2;
+}
