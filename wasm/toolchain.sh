@@ -103,6 +103,12 @@ install_packages() {
         >"$cache/apt.log" 2>&1 \
         || die "step 2/3 (apt-get install) failed; see $cache/apt.log, then rerun 'wasm/toolchain.sh ensure'"
     in_root apt-get clean
+    # Catch2 for wasm is built from Debian's source package (its -dev package
+    # ships an x86_64 library only).
+    say "step 2/3: apt-get source catch2 into /opt/src"
+    in_root sh -c 'mkdir -p /opt/src && cd /opt/src && rm -rf catch2* && apt-get source -qq catch2 && ls -d /opt/src/catch2-*/ >/dev/null' \
+        >>"$cache/apt.log" 2>&1 \
+        || die "step 2/3 (apt-get source catch2) failed; see $cache/apt.log, then rerun 'wasm/toolchain.sh ensure'"
 }
 
 ensure() {
@@ -150,7 +156,7 @@ in_root() {
         exec chroot "$r" "$@"
     ' in_root "$root" "$project" \
         env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" \
+        HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" WEBPICKLE_IN_TOOLCHAIN=1 \
         ${registry:+npm_config_registry=$registry} $ca_env \
         $(env | grep -E '^WEBPICKLE_[A-Z_]*=' | tr '\n' ' ') \
         /bin/sh -c 'cd "$0" && exec "$@"' "$PWD_IN_ROOT" "$@"

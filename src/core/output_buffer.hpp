@@ -38,7 +38,7 @@ public:
         for (int i = 0; i < n; ++i) data_[size_++] = static_cast<std::uint8_t>(v >> (8 * i));
     }
     void patch_le(std::size_t at, std::uint64_t v, int n) {
-        for (int i = 0; i < n; ++i) data_[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
+        for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) data_[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
     }
     void truncate(std::size_t n) { size_ = n; }
     void clear() { size_ = 0; }

@@ -1,0 +1,64 @@
+"""Helpers shared by the tests; stdlib only, so they run inside Pyodide too."""
+
+import math
+import pickle
+import subprocess
+import sys
+
+PROTOCOLS = (2, 3, 4, 5)
+
+
+def roundtrip(obj, protocol=None):
+    import webpickle
+
+    return pickle.loads(webpickle.dumps(obj, protocol=protocol))
+
+
+def define_in_main(source, name):
+    """Run source as if it were a notebook cell of __main__ and return `name`.
+
+    The namespace is a fresh dict named __main__, so its functions and
+    classes cannot be imported by name: they must be pickled by value.
+    """
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    exec(compile(source, "<cell>", "exec"), namespace)
+    return namespace[name]
+
+
+def same_structure(a, b, seen=None):
+    """Type-, value- (NaN-aware) and sharing-aware equality of two object graphs."""
+    if seen is None:
+        seen = {}
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if isinstance(a, (int, str, bytes, complex, type(None), bool)):
+        return a == b
+    if isinstance(a, (list, dict, set, bytearray)):
+        # Mutable objects must be shared in b exactly where they are in a.
+        if id(a) in seen:
+            return seen[id(a)] is b
+        seen[id(a)] = b
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_structure(x, y, seen) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_structure(a[k], b[k], seen) for k in a)
+    if isinstance(a, (set, frozenset, bytearray)):
+        return a == b
+    return a == b
+
+
+def run_python(code, *args, isolated=True):
+    """Run code in a fresh interpreter of this Python; return its stdout.
+
+    isolated=True uses `-I -S`: no site-packages, so neither webpickle nor
+    cloudpickle can be imported there.
+    """
+    flags = ["-I", "-S"] if isolated else []
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"subprocess failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout

@@ -1,0 +1,107 @@
+"""Functions that cannot be imported by name travel by value."""
+
+import pickle
+
+import pytest
+
+import webpickle
+from support import PROTOCOLS, define_in_main, roundtrip
+
+CELL = """
+scale = 3
+def make(k):
+    return lambda x: x * k + scale
+f = make(2)
+"""
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_closure_with_a_global_from_main(protocol):
+    f = define_in_main(CELL, "f")
+    g = roundtrip(f, protocol)
+    assert g(5) == 13
+    assert g is not f
+
+
+def test_lambda():
+    g = roundtrip(lambda x, y=2: x ** y)
+    assert g(3) == 9
+
+
+def test_nested_function_with_defaults_and_kwdefaults():
+    def inner(a, b=10, *, c=100):
+        """Doc of inner."""
+        return a + b + c
+
+    g = roundtrip(inner)
+    assert g(1) == 111
+    assert g(1, 2, c=3) == 6
+    assert g.__doc__ == "Doc of inner."
+    assert g.__name__ == "inner"
+    assert g.__qualname__ == inner.__qualname__
+
+
+def test_recursive_function_through_its_global():
+    fact = define_in_main("def fact(n):\n    return 1 if n <= 1 else n * fact(n - 1)\n", "fact")
+    g = roundtrip(fact)
+    assert g(6) == 720
+    assert g.__globals__["fact"] is g
+
+
+def test_recursive_closure():
+    def outer():
+        def countdown(n):
+            return 0 if n == 0 else 1 + countdown(n - 1)
+
+        return countdown
+
+    g = roundtrip(outer())
+    assert g(25) == 25
+
+
+def test_functions_of_one_module_share_their_globals():
+    ns_source = "counter = [0]\ndef bump():\n    counter[0] += 1\n    return counter[0]\ndef read():\n    return counter[0]\n"
+    bump = define_in_main(ns_source, "bump")
+    read = bump.__globals__["read"]
+    bump2, read2 = roundtrip((bump, read))
+    assert bump2.__globals__ is read2.__globals__
+    bump2()
+    assert read2() == 1
+
+
+def test_only_used_globals_travel():
+    source = "import math\nbig = list(range(100000))\ndef area(r):\n    return math.pi * r * r\n"
+    area = define_in_main(source, "area")
+    stream = webpickle.dumps(area)
+    assert len(stream) < 2000
+    assert abs(pickle.loads(stream)(1.0) - 3.141592653589793) < 1e-12
+
+
+def test_function_attributes_travel():
+    def f():
+        return 1
+
+    f.tag = "hello"
+    g = roundtrip(f)
+    assert g.tag == "hello"
+
+
+def test_importable_functions_travel_by_reference():
+    import json
+
+    stream = webpickle.dumps(json.dumps)
+    assert b"by value" not in stream
+    assert pickle.loads(stream) is json.dumps
+
+
+def test_generator_function():
+    def gen(n):
+        yield from range(n)
+
+    assert list(roundtrip(gen)(4)) == [0, 1, 2, 3]
+
+
+def test_same_definitions_give_the_same_bytes():
+    f1 = define_in_main(CELL, "f")
+    f2 = define_in_main(CELL, "f")
+    assert webpickle.dumps(f1) == webpickle.dumps(f2)
