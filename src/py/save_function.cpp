@@ -136,7 +136,19 @@ std::uint32_t Pickler::push_globals_copy(PyObject* globals) {
     writer_.memo_put(index);
     Py_INCREF(globals);  // the key stays valid while the session remembers it
     session_.keep_alive(globals);
-    copies.emplace(globals, GlobalsCopy{index, {}});
+    GlobalsCopy& copy = copies.emplace(globals, GlobalsCopy{index, {}}).first->second;
+    // __name__ goes in now: FunctionType() takes __module__ from it.
+    PyObject* module_name = nullptr;
+    if (PyDict_GetItemRef(globals, runtime().s_name, &module_name) < 0) raise_error();
+    if (module_name != nullptr) {
+        Ref owned = Ref::steal(module_name);
+        if (PyUnicode_CheckExact(module_name)) {
+            save(runtime().s_name);
+            save(module_name);
+            writer_.opcode(op::SETITEM);
+            copy.names.insert(runtime().s_name);
+        }
+    }
     return index;
 }
 

@@ -105,3 +105,10 @@ def test_same_definitions_give_the_same_bytes():
     f1 = define_in_main(CELL, "f")
     f2 = define_in_main(CELL, "f")
     assert webpickle.dumps(f1) == webpickle.dumps(f2)
+
+
+def test_dumps_of_loads_gives_the_same_bytes():
+    f = define_in_main(CELL, "f")
+    first = webpickle.dumps(f)
+    assert webpickle.dumps(pickle.loads(first)) == first
+    assert pickle.loads(first).__module__ == "__main__"
