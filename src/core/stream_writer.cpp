@@ -1,5 +1,6 @@
 #include "stream_writer.hpp"
 
+#include <cstring>
 #include <stdexcept>
 
 namespace webpickle {
@@ -29,8 +30,12 @@ void StreamWriter::open_frame() {
 void StreamWriter::close_frame() {
     if (frame_start_ == kNoFrame) return;
     std::size_t payload = out_.size() - frame_start_ - kFrameHeader;
-    if (payload == 0) {
-        out_.truncate(frame_start_);  // an empty frame is dropped
+    if (payload < kFrameSizeMin) {
+        // Like the stdlib, a frame of under 4 bytes is not worth its 9-byte
+        // header: move its bytes (if any) back over the header.
+        std::uint8_t* start = out_.data() + frame_start_;
+        std::memmove(start, start + kFrameHeader, payload);
+        out_.truncate(frame_start_ + payload);
     } else {
         out_.patch_le(frame_start_ + 1, payload, 8);
     }

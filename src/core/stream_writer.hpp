@@ -16,6 +16,8 @@ inline constexpr int kLowestProtocol = 2;
 inline constexpr int kHighestProtocol = 5;
 // Frames close once they hold this much; payloads this large go unframed.
 inline constexpr std::size_t kFrameSizeTarget = 64 * 1024;
+// Frames smaller than this are written without a FRAME opcode.
+inline constexpr std::size_t kFrameSizeMin = 4;
 // Containers are written in batches of this many items, as the stdlib does.
 inline constexpr std::size_t kBatchSize = 1000;
 

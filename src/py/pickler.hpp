@@ -99,7 +99,7 @@ private:
     bool save_frozenset(PyObject* obj);
     void save_bytearray(PyObject* obj);
     void save_picklebuffer(PyObject* obj);
-    void write_set_items(PyObject* obj);
+    bool write_set_items(PyObject* obj);
     void write_str_body(PyObject* obj);
 
     // The general path, in save_reduce.cpp.

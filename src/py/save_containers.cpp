@@ -117,21 +117,35 @@ void Pickler::save_dict(PyObject* obj) {
     } while (batch == kBatchSize);
 }
 
-void Pickler::write_set_items(PyObject* obj) {
+// Notes for an element that failed: protocol 4+ names the set; older
+// protocols name the list inside set([...]) as the stdlib's reduction does.
+static void note_set_element(PyObject* obj, Py_ssize_t index, int protocol) {
+    if (protocol >= 4) {
+        note_current_error("when serializing %T element", obj);
+        return;
+    }
+    note_current_error("when serializing list item %zd", index);
+    note_current_error("when serializing tuple item 0");
+    note_current_error("when serializing %T reconstructor arguments", obj);
+}
+
+bool Pickler::write_set_items(PyObject* obj) {
     std::vector<Ref> items = canonical_items(obj);
+    bool pure = true;
     for (std::size_t start = 0; start < items.size(); start += kBatchSize) {
         writer_.opcode(op::MARK);
         std::size_t end = std::min(items.size(), start + kBatchSize);
         for (std::size_t i = start; i < end; ++i) {
             try {
-                save(items[i].get());
+                pure &= save(items[i].get());
             } catch (PythonError&) {
-                note_current_error("when serializing %T element", obj);
+                note_set_element(obj, static_cast<Py_ssize_t>(i), protocol());
                 throw;
             }
         }
         writer_.opcode(protocol() >= 4 ? op::ADDITEMS : op::APPENDS);
     }
+    return pure;
 }
 
 void Pickler::save_set(PyObject* obj) {
@@ -148,30 +162,42 @@ void Pickler::save_set(PyObject* obj) {
     write_set_items(obj);
     writer_.opcode(op::TUPLE1);
     writer_.opcode(op::REDUCE);
+    // An element's state may have reached the set again and written it
+    // (memoized) already: keep that copy, as for any recursive reduction.
+    std::uint32_t index = session_.memo_find(obj);
+    if (index != IdentityMemo::kMissing) {
+        writer_.opcode(op::POP);
+        writer_.memo_get(index);
+        return;
+    }
     memoize(obj);
 }
 
 bool Pickler::save_frozenset(PyObject* obj) {
     RecursionGuard guard;
-    std::vector<Ref> items = canonical_items(obj);
     bool pure = true;
-    if (protocol() < 4) {
+    if (protocol() >= 4) {
+        writer_.opcode(op::MARK);
+        std::vector<Ref> items = canonical_items(obj);
+        for (const Ref& item : items) {
+            try {
+                pure &= save(item.get());
+            } catch (PythonError&) {
+                note_set_element(obj, 0, protocol());
+                throw;
+            }
+        }
+    } else {
+        // frozenset([...]) for protocols 2 and 3.
         save_global(reinterpret_cast<PyObject*>(&PyFrozenSet_Type), nullptr);
         writer_.opcode(op::EMPTY_LIST);
-    }
-    writer_.opcode(op::MARK);
-    for (const Ref& item : items) {
-        try {
-            pure &= save(item.get());
-        } catch (PythonError&) {
-            note_current_error("when serializing %T element", obj);
-            throw;
-        }
+        pure = write_set_items(obj);
     }
     std::uint32_t index = session_.memo_find(obj);
     if (index != IdentityMemo::kMissing) {  // reached from itself, see save_tuple
-        writer_.opcode(op::POP_MARK);
-        if (protocol() < 4) {
+        if (protocol() >= 4) {
+            writer_.opcode(op::POP_MARK);
+        } else {
             writer_.opcode(op::POP);
             writer_.opcode(op::POP);
         }
@@ -181,7 +207,6 @@ bool Pickler::save_frozenset(PyObject* obj) {
     if (protocol() >= 4) {
         writer_.opcode(op::FROZENSET);
     } else {
-        writer_.opcode(op::APPENDS);
         writer_.opcode(op::TUPLE1);
         writer_.opcode(op::REDUCE);
     }

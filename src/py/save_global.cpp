@@ -125,8 +125,9 @@ void Pickler::save_global(PyObject* obj, PyObject* name_arg) {
     if (PyDict_GetItemRef(rt.extension_registry, key.get(), &code_obj) < 0) raise_error();
     if (code_obj != nullptr) {
         Ref owned = Ref::steal(code_obj);
-        long value = PyLong_AsLong(code_obj);
-        if (value <= 0 || value > 0x7fffffff) raise_format(rt.PicklingError, "extension code %R is out of range", code_obj);
+        long value = PyLong_AsLong(code_obj);  // TypeError or OverflowError for a corrupt registry
+        if (value == -1 && PyErr_Occurred()) raise_error();
+        if (value <= 0 || value > 0x7fffffff) raise_format(PyExc_RuntimeError, "extension code %ld is out of range", value);
         writer_.extension(static_cast<std::uint32_t>(value));
         return;
     }

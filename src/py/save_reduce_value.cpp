@@ -19,6 +19,12 @@ void save_part(PyObject* obj, const char* part, Save&& save) {
     }
 }
 
+// obj.__class__, which a proxy (weakref.proxy) forwards to its referent's class.
+bool is_class_of(PyObject* cls, PyObject* obj) {
+    Ref actual = Ref::check(PyObject_GetAttrString(obj, "__class__"));
+    return actual.get() == cls;
+}
+
 bool has_new(PyObject* cls) {
     int found = PyObject_HasAttrWithError(cls, runtime().s_new);
     if (found < 0) raise_error();
@@ -56,14 +62,19 @@ void Pickler::save_reduce(PyObject* func, PyObject* args, PyObject* state, PyObj
 
     if (named(rt.newobj_ex_name)) {
         if (PyTuple_GET_SIZE(args) != 3)
-            raise_format(rt.PicklingError, "length of the NEWOBJ_EX argument tuple must be exactly 3, not %zd",
-                         PyTuple_GET_SIZE(args));
+            raise_format(rt.PicklingError, "__newobj_ex__ expected 3 arguments, got %zd", PyTuple_GET_SIZE(args));
         PyObject* cls = PyTuple_GET_ITEM(args, 0);
         PyObject* new_args = PyTuple_GET_ITEM(args, 1);
         PyObject* kwargs = PyTuple_GET_ITEM(args, 2);
+        if (!PyType_Check(cls))
+            raise_format(rt.PicklingError, "first argument to __newobj_ex__() must be a class, not %T", cls);
         if (!has_new(cls)) raise(rt.PicklingError, "first argument to __newobj_ex__() has no __new__");
-        if (obj != nullptr && cls != reinterpret_cast<PyObject*>(Py_TYPE(obj)))
+        if (obj != nullptr && !is_class_of(cls, obj))
             raise_format(rt.PicklingError, "first argument to __newobj_ex__() must be %R, not %R", Py_TYPE(obj), cls);
+        if (!PyTuple_Check(new_args))
+            raise_format(rt.PicklingError, "second argument to __newobj_ex__() must be a tuple, not %T", new_args);
+        if (!PyDict_Check(kwargs))
+            raise_format(rt.PicklingError, "third argument to __newobj_ex__() must be a dict, not %T", kwargs);
         if (protocol() >= 4) {
             save_part(obj, "class", [&] { save(cls); });
             save_part(obj, "__new__ arguments", [&] {
@@ -83,10 +94,12 @@ void Pickler::save_reduce(PyObject* func, PyObject* args, PyObject* state, PyObj
             writer_.opcode(op::REDUCE);
         }
     } else if (named(rt.newobj_name)) {
-        if (PyTuple_GET_SIZE(args) < 1) raise(rt.PicklingError, "__newobj__ arglist is empty");
+        if (PyTuple_GET_SIZE(args) < 1) raise(rt.PicklingError, "__newobj__ expected at least 1 argument, got 0");
         PyObject* cls = PyTuple_GET_ITEM(args, 0);
+        if (!PyType_Check(cls))
+            raise_format(rt.PicklingError, "first argument to __newobj__() must be a class, not %T", cls);
         if (!has_new(cls)) raise(rt.PicklingError, "first argument to __newobj__() has no __new__");
-        if (obj != nullptr && cls != reinterpret_cast<PyObject*>(Py_TYPE(obj)))
+        if (obj != nullptr && !is_class_of(cls, obj))
             raise_format(rt.PicklingError, "first argument to __newobj__() must be %R, not %R", Py_TYPE(obj), cls);
         Ref rest = Ref::check(PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args)));
         save_part(obj, "class", [&] { save(cls); });

@@ -58,11 +58,29 @@ _DEFAULTS = {
 
 
 def _overridden(pickler, name):
-    """The bound method `name` of pickler, or None when it is Pickler's own."""
-    attr = getattr(pickler, name, None)
-    if attr is None or getattr(attr, "__func__", None) is _DEFAULTS[name]:
-        return None
-    return attr
+    """What pickler overrides `name` with, or None when nothing does.
+
+    Pickler's own reducer_override and persistent_id exist only for
+    subclasses' super() calls, so they are looked through: an override in a
+    mixin that comes after Pickler in the MRO still counts. An instance
+    attribute wins, and must be callable.
+    """
+    instance_value = vars(pickler).get(name, _MISSING)
+    if instance_value is not _MISSING:
+        if not callable(instance_value):
+            raise TypeError(f"{name} must be callable, not {type(instance_value).__name__}")
+        return instance_value
+    for klass in type(pickler).__mro__:
+        function = vars(klass).get(name, _MISSING)
+        if function is _MISSING or function is _DEFAULTS[name]:
+            continue
+        if klass is pickle.Pickler or klass.__module__ == "_pickle":
+            return None  # the C pickler's own default persistent_id
+        return function.__get__(pickler, type(pickler))
+    return None
+
+
+_MISSING = object()
 
 
 def dumps(obj, protocol=None, buffer_callback=None):

@@ -1,0 +1,124 @@
+"""Measure every corpus item with every library in this interpreter.
+
+Runs unchanged natively (imported by run.py) and inside Pyodide (driven by
+pyodide_runner.mjs): `run(preset, item_filter, libraries)` returns a
+JSON-ready dict. Each library loads its own stream with its own loads.
+"""
+
+import importlib
+import platform
+import sys
+import traceback
+
+import corpus
+import timing
+
+PROTOCOL = 5
+LIBRARIES = ("webpickle", "cloudpickle", "dill", "pickle")
+
+
+def _first_line(exc):
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _calls(module, item, obj):
+    """(dumps_call, loads_call_factory) for one library and item."""
+    if item.out_of_band:
+        def dumps():
+            buffers = []
+            return module.dumps(obj, protocol=PROTOCOL, buffer_callback=buffers.append), buffers
+
+        def loads_of(stream):
+            data, buffers = stream
+            return lambda: module.loads(data, buffers=buffers)
+    else:
+        def dumps():
+            return module.dumps(obj, protocol=PROTOCOL), None
+
+        def loads_of(stream):
+            data = stream[0]
+            return lambda: module.loads(data)
+    return dumps, loads_of
+
+
+def _measure_one(module, item, obj, expected, settings):
+    """One library on one item: status plus size, dumps and loads timings."""
+    dumps, loads_of = _calls(module, item, obj)
+    try:
+        stream = dumps()
+    except Exception as exc:  # anything the library refuses counts as unsupported
+        return {"status": "unsupported", "error": _first_line(exc)}
+    result = {"size": len(stream[0])}
+    loads = loads_of(stream)
+    try:
+        loaded = loads()
+        same = _probe(item, loaded) == expected
+    except Exception as exc:
+        return {**result, "status": "broken", "error": "loads failed: " + _first_line(exc)}
+    if not same:
+        return {**result, "status": "broken", "error": "the loaded object differs from the original"}
+    del loaded
+    result["dumps"] = timing.measure(dumps, settings)
+    result["loads"] = timing.measure(loads, settings)
+    result["status"] = "ok"
+    result["_stream"] = stream[0]  # for same-stream checks below; dropped before returning
+    return result
+
+
+def _probe(item, obj):
+    return item.probe(obj) if item.probe else obj
+
+
+def _versions(modules):
+    versions = {"python": sys.version.split()[0], "implementation": platform.python_implementation(),
+                "platform": sys.platform, "machine": platform.machine()}
+    for name, module in modules.items():
+        versions[name] = getattr(module, "__version__", sys.version.split()[0])
+    if sys.platform == "emscripten":
+        import pyodide
+        versions["pyodide"] = pyodide.__version__
+    return versions
+
+
+def run(preset, item_filter="", libraries=LIBRARIES, log=print):
+    """Measure the corpus items whose name contains item_filter (case-insensitive)."""
+    settings = timing.PRESETS[preset]
+    modules = {name: importlib.import_module(name) for name in libraries}
+    items = [item for item in corpus.ITEMS if item_filter.lower() in item.name.lower()]
+    if not items:
+        raise SystemExit(f"no corpus item matches {item_filter!r}; names: "
+                         + ", ".join(item.name for item in corpus.ITEMS))
+    out = []
+    for item in items:
+        obj = item.make()
+        expected = _probe(item, obj)
+        results = {}
+        for name, module in modules.items():
+            try:
+                results[name] = _measure_one(module, item, obj, expected, settings)
+            except Exception as exc:  # a bug here should not cost the other figures
+                traceback.print_exc()
+                results[name] = {"status": "broken", "error": "benchmark error: " + _first_line(exc)}
+            log(f"  {item.name:<24} {name:<12} {_brief(results[name])}")
+        _mark_same_streams(results)
+        out.append({"name": item.name, "kind": item.kind, "description": item.description, "results": results})
+        del obj, expected
+    return {"preset": preset, "timing": {**vars(settings), "method": settings.describe()},
+            "protocol": PROTOCOL, "versions": _versions(modules), "items": out}
+
+
+def _mark_same_streams(results):
+    """Note which libraries wrote byte-identical streams (their loads times then differ by noise only)."""
+    streams = {name: r.pop("_stream") for name, r in results.items() if "_stream" in r}
+    for name, data in streams.items():
+        twins = [other for other, d in streams.items() if other != name and d == data]
+        if twins:
+            results[name]["same_stream_as"] = twins
+
+
+def _brief(result):
+    if result["status"] != "ok":
+        return f"{result['status']}: {result['error']}"
+    return (f"dumps {result['dumps']['median'] * 1e3:9.3f} ms  loads {result['loads']['median'] * 1e3:9.3f} ms  "
+            f"{result['size']:>10,} B")

@@ -1,0 +1,83 @@
+"""Repeated timings with an autorange-like loop, as timeit does.
+
+A figure is the median of `samples` samples; each sample times `loops` calls
+in a row with time.perf_counter, `loops` being the smallest of 1, 2, 5, 10,
+20, 50, ... whose run lasts at least `sample_s`. That calibration also warms
+up the call. When one call alone is slow, fewer samples are taken (never
+fewer than `min_samples`) so one figure costs at most about `budget_s`.
+The garbage collector is off while timing (as in timeit), after a collect.
+"""
+
+import dataclasses
+import gc
+import statistics
+import time
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    sample_s: float  # shortest sample
+    samples: int  # samples per figure when calls are fast
+    min_samples: int  # samples per figure however slow a call is
+    budget_s: float  # rough cap on the time spent on one figure
+
+    def describe(self):
+        return (f"median of {self.samples} samples (at least {self.min_samples} when one call is slow, "
+                f"to stay near {self.budget_s:g} s per figure); each sample >= {self.sample_s * 1000:g} ms "
+                "of back-to-back calls timed with time.perf_counter; loops per sample from an autorange "
+                "(1, 2, 5, 10, 20, ...) that also warms up; gc collected before and disabled during timing")
+
+
+# Natively; Pyodide gets fewer, longer samples (see run.py).
+NATIVE = Settings(sample_s=0.05, samples=7, min_samples=3, budget_s=1.5)
+PYODIDE = Settings(sample_s=0.1, samples=5, min_samples=3, budget_s=3.0)
+QUICK_NATIVE = Settings(sample_s=0.005, samples=3, min_samples=1, budget_s=0.2)
+QUICK_PYODIDE = Settings(sample_s=0.01, samples=3, min_samples=1, budget_s=0.4)
+PRESETS = {"native": NATIVE, "pyodide": PYODIDE, "quick-native": QUICK_NATIVE, "quick-pyodide": QUICK_PYODIDE}
+
+
+def _run(call, loops):
+    clock = time.perf_counter
+    start = clock()
+    for _ in range(loops):
+        call()
+    return clock() - start
+
+
+def _calibrate(call, sample_s):
+    """Smallest loop count in 1, 2, 5, 10, 20, 50, ... lasting >= sample_s, and its duration."""
+    base = 1
+    while True:
+        for factor in (1, 2, 5):
+            loops = base * factor
+            elapsed = _run(call, loops)
+            if elapsed >= sample_s:
+                return loops, elapsed
+        base *= 10
+
+
+def measure(call, settings):
+    """Time call(); return a dict of per-call seconds (median, min, max, q1, q3) and counts."""
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        loops, elapsed = _calibrate(call, settings.sample_s)
+        per_sample = max(elapsed, 1e-9)
+        affordable = int(settings.budget_s / per_sample)
+        count = max(settings.min_samples, min(settings.samples, affordable))
+        times = [_run(call, loops) / loops for _ in range(count)]
+    finally:
+        if was_enabled:
+            gc.enable()
+    return summarize(times, loops)
+
+
+def summarize(times, loops):
+    ordered = sorted(times)
+    if len(ordered) >= 2:
+        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q1 = q3 = ordered[0]
+    return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1],
+            "q1": q1, "q3": q3, "samples": len(ordered), "loops": loops}
