@@ -9,6 +9,7 @@ import importlib
 import platform
 import sys
 import traceback
+import warnings
 
 import corpus
 import timing
@@ -42,28 +43,46 @@ def _calls(module, item, obj):
     return dumps, loads_of
 
 
-def _measure_one(module, item, obj, expected, settings):
-    """One library on one item: status plus size, dumps and loads timings."""
+def _prepare(module, item, obj, expected):
+    """One library on one item: dumps once and check the round trip.
+
+    Returns (result, dumps_call, loads_call); the calls are None unless the
+    status is "ok". Anything the library refuses to pickle counts as unsupported.
+    """
     dumps, loads_of = _calls(module, item, obj)
     try:
         stream = dumps()
-    except Exception as exc:  # anything the library refuses counts as unsupported
-        return {"status": "unsupported", "error": _first_line(exc)}
-    result = {"size": len(stream[0])}
+    except Exception as exc:
+        return {"status": "unsupported", "error": _first_line(exc)}, None, None
+    result = {"size": len(stream[0]), "_stream": stream[0]}
     loads = loads_of(stream)
     try:
-        loaded = loads()
-        same = _probe(item, loaded) == expected
+        same = _probe(item, loads()) == expected
     except Exception as exc:
-        return {**result, "status": "broken", "error": "loads failed: " + _first_line(exc)}
+        return {**result, "status": "broken", "error": "loads failed: " + _first_line(exc)}, None, None
     if not same:
-        return {**result, "status": "broken", "error": "the loaded object differs from the original"}
-    del loaded
-    result["dumps"] = timing.measure(dumps, settings)
-    result["loads"] = timing.measure(loads, settings)
-    result["status"] = "ok"
-    result["_stream"] = stream[0]  # for same-stream checks below; dropped before returning
-    return result
+        return {**result, "status": "broken", "error": "the loaded object differs from the original"}, None, None
+    return {**result, "status": "ok"}, dumps, loads
+
+
+def _measure_item(item, modules, settings, log):
+    obj = item.make()
+    expected = _probe(item, obj)
+    results, dumps_calls, loads_calls = {}, {}, {}
+    for name, module in modules.items():
+        try:
+            results[name], dumps_calls[name], loads_calls[name] = _prepare(module, item, obj, expected)
+        except Exception as exc:  # a bug here should not cost the other figures
+            traceback.print_exc()
+            results[name] = {"status": "broken", "error": "benchmark error: " + _first_line(exc)}
+    ok = [name for name, r in results.items() if r["status"] == "ok"]
+    for op, calls in (("dumps", dumps_calls), ("loads", loads_calls)):
+        for name, stats in timing.measure({name: calls[name] for name in ok}, settings).items():
+            results[name][op] = stats
+    _mark_same_streams(results)
+    for name, result in results.items():
+        log(f"  {item.name:<24} {name:<12} {_brief(result)}")
+    return {"name": item.name, "kind": item.kind, "description": item.description, "results": results}
 
 
 def _probe(item, obj):
@@ -85,25 +104,13 @@ def run(preset, item_filter="", libraries=LIBRARIES, log=print):
     """Measure the corpus items whose name contains item_filter (case-insensitive)."""
     settings = timing.PRESETS[preset]
     modules = {name: importlib.import_module(name) for name in libraries}
+    if "dill" in modules:  # dill warns before it fails; its failure is what gets recorded
+        warnings.filterwarnings("ignore", category=modules["dill"].PicklingWarning)
     items = [item for item in corpus.ITEMS if item_filter.lower() in item.name.lower()]
     if not items:
         raise SystemExit(f"no corpus item matches {item_filter!r}; names: "
                          + ", ".join(item.name for item in corpus.ITEMS))
-    out = []
-    for item in items:
-        obj = item.make()
-        expected = _probe(item, obj)
-        results = {}
-        for name, module in modules.items():
-            try:
-                results[name] = _measure_one(module, item, obj, expected, settings)
-            except Exception as exc:  # a bug here should not cost the other figures
-                traceback.print_exc()
-                results[name] = {"status": "broken", "error": "benchmark error: " + _first_line(exc)}
-            log(f"  {item.name:<24} {name:<12} {_brief(results[name])}")
-        _mark_same_streams(results)
-        out.append({"name": item.name, "kind": item.kind, "description": item.description, "results": results})
-        del obj, expected
+    out = [_measure_item(item, modules, settings, log) for item in items]
     return {"preset": preset, "timing": {**vars(settings), "method": settings.describe()},
             "protocol": PROTOCOL, "versions": _versions(modules), "items": out}
 

@@ -5,7 +5,8 @@ in a row with time.perf_counter, `loops` being the smallest of 1, 2, 5, 10,
 20, 50, ... whose run lasts at least `sample_s`. That calibration also warms
 up the call. When one call alone is slow, fewer samples are taken (never
 fewer than `min_samples`) so one figure costs at most about `budget_s`.
-The garbage collector is off while timing (as in timeit), after a collect.
+The libraries competing on one item are sampled in interleaved rounds. The
+garbage collector is off while timing (as in timeit), after a collect.
 """
 
 import dataclasses
@@ -25,7 +26,8 @@ class Settings:
         return (f"median of {self.samples} samples (at least {self.min_samples} when one call is slow, "
                 f"to stay near {self.budget_s:g} s per figure); each sample >= {self.sample_s * 1000:g} ms "
                 "of back-to-back calls timed with time.perf_counter; loops per sample from an autorange "
-                "(1, 2, 5, 10, 20, ...) that also warms up; gc collected before and disabled during timing")
+                "(1, 2, 5, 10, 20, ...) that also warms up; the libraries' samples interleaved round by "
+                "round; gc collected before and disabled during timing")
 
 
 # Natively; Pyodide gets fewer, longer samples (see run.py).
@@ -56,21 +58,34 @@ def _calibrate(call, sample_s):
         base *= 10
 
 
-def measure(call, settings):
-    """Time call(); return a dict of per-call seconds (median, min, max, q1, q3) and counts."""
+def measure(calls, settings):
+    """Time each of several calls {name: call}; per name, a dict of per-call seconds.
+
+    Samples are interleaved (a round takes one sample of every call, starting
+    with a different one each round), so a burst of load on a shared machine
+    hits all competitors alike instead of whichever ran at that moment.
+    """
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        loops, elapsed = _calibrate(call, settings.sample_s)
-        per_sample = max(elapsed, 1e-9)
-        affordable = int(settings.budget_s / per_sample)
-        count = max(settings.min_samples, min(settings.samples, affordable))
-        times = [_run(call, loops) / loops for _ in range(count)]
+        plans = {}
+        for name, call in calls.items():
+            loops, elapsed = _calibrate(call, settings.sample_s)
+            affordable = int(settings.budget_s / max(elapsed, 1e-9))
+            plans[name] = (loops, max(settings.min_samples, min(settings.samples, affordable)))
+        times = {name: [] for name in calls}
+        names = list(calls)
+        for round_ in range(max((count for _, count in plans.values()), default=0)):
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
+                loops, count = plans[name]
+                if round_ < count:
+                    times[name].append(_run(calls[name], loops) / loops)
     finally:
         if was_enabled:
             gc.enable()
-    return summarize(times, loops)
+    return {name: summarize(times[name], plans[name][0]) for name in calls}
 
 
 def summarize(times, loops):

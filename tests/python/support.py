@@ -33,7 +33,9 @@ def same_structure(a, b, seen=None):
         return False
     if isinstance(a, float):
         return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
-    if isinstance(a, (int, str, bytes, complex, type(None), bool)):
+    if isinstance(a, complex):
+        return same_structure(a.real, b.real, seen) and same_structure(a.imag, b.imag, seen)
+    if isinstance(a, (int, str, bytes, type(None), bool)):
         return a == b
     if isinstance(a, (list, dict, set, bytearray)):
         # Mutable objects must be shared in b exactly where they are in a.
@@ -43,9 +45,24 @@ def same_structure(a, b, seen=None):
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_structure(x, y, seen) for x, y in zip(a, b))
     if isinstance(a, dict):
-        return list(a) == list(b) and all(same_structure(a[k], b[k], seen) for k in a)
-    if isinstance(a, (set, frozenset, bytearray)):
-        return a == b
+        # Keys in order (NaN-aware), then values.
+        return len(a) == len(b) and all(
+            same_structure(ka, kb, seen) and same_structure(va, vb, seen)
+            for (ka, va), (kb, vb) in zip(a.items(), b.items())
+        )
+    if isinstance(a, (set, frozenset)):
+        # Match elements one to one: NaN is not equal to itself, so == fails.
+        unmatched = list(b)
+        if len(unmatched) != len(a):
+            return False
+        for x in a:
+            for i, y in enumerate(unmatched):
+                if same_structure(x, y, {}):
+                    del unmatched[i]
+                    break
+            else:
+                return False
+        return True
     return a == b
 
 

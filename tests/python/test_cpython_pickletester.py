@@ -59,7 +59,7 @@ def skip_old_protocol(proto):
         raise unittest.SkipTest(f"webpickle writes protocols 2 to 5, not {proto}")
 
 
-class TestedPickler(webpickle.Pickler):
+class PicklerUnderTest(webpickle.Pickler):
     """webpickle.Pickler, skipping the (sub)test when protocol 0 or 1 is asked for."""
 
     def __init__(self, file, protocol=None, *args, **kwargs):
@@ -68,9 +68,9 @@ class TestedPickler(webpickle.Pickler):
 
 
 class WebpickleMixin:
-    pickler = TestedPickler
+    pickler = PicklerUnderTest
     unpickler = pickle.Unpickler
-    pickler_class = TestedPickler
+    pickler_class = PicklerUnderTest
     unpickler_class = pickle.Unpickler
 
     @classmethod
@@ -112,7 +112,7 @@ if pickletester is not None:
 
     class CPythonPersistentTests(WebpickleMixin, pickletester.AbstractPersistentPicklerTests, unittest.TestCase):
         def dumps(self, arg, proto=None):
-            class PersPickler(TestedPickler):
+            class PersPickler(PicklerUnderTest):
                 def persistent_id(subself, obj):
                     return self.persistent_id(obj)
 
@@ -144,7 +144,7 @@ if pickletester is not None:
             return collections.ChainMap({}, pickle.dispatch_table)
 
     class CPythonHookTests(WebpickleMixin, pickletester.AbstractHookTests, unittest.TestCase):
-        class CustomPicklerClass(TestedPickler, pickletester.AbstractCustomPicklerClass):
+        class CustomPicklerClass(PicklerUnderTest, pickletester.AbstractCustomPicklerClass):
             pass
 
         pickler_class = CustomPicklerClass

@@ -1,0 +1,73 @@
+"""Bad input: deep nesting, objects that cannot be pickled, objects that
+change while they are pickled. Errors are the stdlib's, never a crash."""
+
+import pickle
+import threading
+
+import pytest
+
+import webpickle
+
+
+def nested(kind, depth):
+    value = None
+    for _ in range(depth):
+        value = kind(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [lambda v: [v], lambda v: (v, 0), lambda v: {"k": v}, lambda v: frozenset([v])],
+)
+def test_100000_levels_raise_recursion_error(kind):
+    data = nested(kind, 100_000)
+    with pytest.raises(RecursionError):
+        webpickle.dumps(data)
+
+
+def test_moderate_nesting_works():
+    data = nested(lambda v: [v], 200)
+    assert pickle.loads(webpickle.dumps(data)) == data
+
+
+def test_unpicklable_object_names_where_it_sits():
+    jobs = {"jobs": [1, 2, 3, threading.Lock()]}
+    with pytest.raises(TypeError, match="cannot pickle '_thread.lock' object") as info:
+        webpickle.dumps(jobs)
+    assert info.value.__notes__ == ["when serializing list item 3", "when serializing dict item 'jobs'"]
+
+
+def test_dict_resized_while_pickled():
+    data = {}
+
+    class Shrinker:
+        def __reduce__(self):
+            data.clear()
+            return (int, (1,))
+
+    data.update({i: Shrinker() for i in range(10)})
+    with pytest.raises(RuntimeError, match="changed size during iteration"):
+        webpickle.dumps(data)
+
+
+def test_list_shrunk_while_pickled_gives_a_valid_stream():
+    data = []
+
+    class Shrinker:
+        def __reduce__(self):
+            del data[:]
+            return (int, (7,))
+
+    data.extend([Shrinker(), 2, 3])
+    loaded = pickle.loads(webpickle.dumps(data))
+    assert loaded == [7]
+
+
+def test_reduce_returning_garbage():
+    class Bad:
+        def __reduce__(self):
+            return 42
+
+    with pytest.raises(pickle.PicklingError, match="must return a string or tuple, not int"):
+        webpickle.dumps(Bad())
