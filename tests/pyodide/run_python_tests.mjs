@@ -48,18 +48,34 @@ async function main(argv) {
   if (keyword) args.unshift("-k", keyword);
   if (argv.includes("-v")) args.unshift("-v");
   pyodide.globals.set("runner_args", pyodide.toPy(args));
-  // SystemExit (bad arguments, missing shim) becomes a message and status 2
-  // instead of a JavaScript exception carrying a Python traceback.
-  return await pyodide.runPythonAsync(`
+  // The runner reports each test as it starts and ends, so that if Pyodide
+  // dies (a fatal error such as a wasm stack overflow) we can still say which
+  // test killed it and close with the counts so far.
+  const progress = { current: null, passed: 0, failed: 0, skipped: 0 };
+  pyodide.globals.set("on_progress", (nodeid, outcome) => {
+    if (outcome === undefined || outcome === null) progress.current = nodeid;
+    else { progress[outcome] += 1; progress.current = null; }
+  });
+  try {
+    // Synchronous on purpose: a fatal error then surfaces here as an exception.
+    // SystemExit (bad arguments, missing shim) becomes a message and status 2.
+    return pyodide.runPython(`
 import sys
 sys.path.insert(0, ${JSON.stringify(here)})
 try:
     import runner
-    status = runner.main(list(runner_args))
+    status = runner.main(list(runner_args), on_progress)
 except SystemExit as exc:
     status = exc.code if isinstance(exc.code, int) else print(exc.code, file=sys.stderr) or 2
 status
 `);
+  } catch (err) {
+    if (!err.pyodide_fatal_error || !progress.current) throw err;
+    console.log(`\nFAILED ${progress.current}\nPyodide suffered a fatal error in this test ` +
+      `(${String(err.message).split("\n")[0]}); the interpreter is lost, so no later test ran.`);
+    console.log(`${progress.passed} passed, ${progress.failed + 1} failed, ${progress.skipped} skipped`);
+    return 1;
+  }
 }
 
 try {

@@ -224,7 +224,11 @@ def format_failure(exc_info):
     return "".join(te.format()).rstrip()
 
 
-def main(argv):
+def main(argv, on_progress=None):
+    """Run the tests; return the exit status. on_progress(nodeid, outcome) is
+    called before each test (outcome None) and after it, so that a caller can
+    still name the test and the counts if the interpreter dies mid-test (a wasm
+    stack overflow kills Pyodide outright)."""
     args = list(argv)
     keyword = None
     verbose = "-v" in args
@@ -243,7 +247,11 @@ def main(argv):
         cases = [c for c in collect_module(path, shown) if keyword is None or keyword in c.nodeid]
         marks = ""
         for case in cases:
+            if on_progress is not None:
+                on_progress(case.nodeid, None)
             outcome, detail = run_case(case)
+            if on_progress is not None:
+                on_progress(case.nodeid, outcome)
             counts[outcome] += 1
             marks += {"passed": ".", "failed": "F", "skipped": "s"}[outcome]
             if verbose:
