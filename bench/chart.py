@@ -4,6 +4,8 @@ tick where webpickle's goal lies."""
 
 import math
 
+import report
+
 LIBS = ("webpickle", "dill", "pickle")  # cloudpickle is the 1.0 line
 COLORS = {"webpickle": "#1f77b4", "dill": "#ff7f0e", "pickle": "#7f7f7f"}
 TITLES = {"native": "Native CPython", "pyodide": "Pyodide in Node"}
@@ -18,8 +20,6 @@ def _ratio(item, lib, op):
 
 def _goal(item, runtime):
     """webpickle's dumps goal as a ratio to cloudpickle's time, or None (see report.py)."""
-    import report
-    res = item["results"]
     if item["kind"] == "by value":
         return 1 / report.BY_VALUE_SPEEDUP[runtime]
     pickle_ratio = _ratio(item, "pickle", "dumps")
@@ -55,7 +55,10 @@ def draw(results, path, op="dumps"):
                 y = row + (k - (len(LIBS) - 1) / 2) * height
                 ratio = _ratio(by_name[name], lib, op) if name in by_name else None
                 if ratio is None:
-                    status = by_name.get(name, {}).get("results", {}).get(lib, {}).get("status", "missing")
+                    results_ = by_name.get(name, {}).get("results", {})
+                    status = results_.get(lib, {}).get("status", "missing")
+                    if status == "ok":  # then cloudpickle is the one without a figure
+                        status = "cloudpickle " + results_.get("cloudpickle", {}).get("status", "missing")
                     ax.text(low * 1.1, y, status, va="center", fontsize=6, color=COLORS[lib])
                 else:
                     # Bars grow from the 1.0 line: leftwards when faster than cloudpickle.

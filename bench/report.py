@@ -218,6 +218,9 @@ def markdown(results):
     out += ["- Protocol 5 for every library. Each library loads its own stream with its own loads "
             "(webpickle.loads and cloudpickle.loads are pickle.loads; dill.loads is dill's Unpickler). "
             "Every stream is loaded and checked against the original before it is timed.",
+            "- By-value items are exec'd into a dict named `__main__` that is not `sys.modules['__main__']`, "
+            "so nothing in them can be found by name: a pickler that falls back to a by-name reference fails "
+            "(dill does for enums).",
             "- Cells: median per call ±half the min–max spread in % of the median (ratio to the fastest "
             "library on that item). Ratios wp/cp and wp/pickle are webpickle's figure over theirs: "
             "below 1 means webpickle is faster or smaller.",

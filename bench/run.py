@@ -23,6 +23,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import chart  # noqa: E402  (after the path set-up above)
+import corpus  # noqa: E402
 import measure  # noqa: E402
 import report  # noqa: E402
 
@@ -54,6 +55,9 @@ def parse_args(argv):
     if unknown or not libs:
         parser.error(f"--libs: unknown {sorted(unknown)}; choose from {', '.join(measure.LIBRARIES)}")
     args.libs = libs
+    if not any(args.filter.lower() in item.name.lower() for item in corpus.ITEMS):
+        parser.error(f"-k {args.filter!r} matches no corpus item; names: "
+                     + ", ".join(item.name for item in corpus.ITEMS))
     args.output = Path(args.output or BENCH / "results" / ("quick" if args.quick else "latest"))
     return args
 

@@ -95,4 +95,4 @@ def summarize(times, loops):
     else:
         q1 = q3 = ordered[0]
     return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1],
-            "q1": q1, "q3": q3, "samples": len(ordered), "loops": loops}
+            "q1": q1, "q3": q3, "samples": len(ordered), "loops": loops, "times": times}

@@ -110,6 +110,18 @@ public:
             out_.put_le(index, 4);
         }
     }
+    // Stores the top of the stack at an existing memo index (BINPUT or
+    // LONG_BINPUT, valid in every protocol): replaces what was memoized there.
+    void memo_put_at(std::uint32_t index) {
+        out_.reserve(5);
+        if (index < 0x100) {
+            out_.put(op::BINPUT);
+            out_.put(static_cast<std::uint8_t>(index));
+        } else {
+            out_.put(op::LONG_BINPUT);
+            out_.put_le(index, 4);
+        }
+    }
     void memo_get(std::uint32_t index) {
         out_.reserve(5);
         if (index < 0x100) {

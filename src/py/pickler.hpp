@@ -50,6 +50,12 @@ public:
     std::uint32_t memo_add(PyObject* obj);
     ContentMemo& contents() { return contents_; }
     std::unordered_map<PyObject*, GlobalsCopy>& globals_copies() { return globals_copies_; }
+    // Namespaces (tp_dict) of classes written by value -> their class. A
+    // class-body closure (__classdict__ of __annotate__) refers to it.
+    std::unordered_map<PyObject*, PyObject*>& class_namespaces() { return class_namespaces_; }
+    // Memo index of the class registry in the loading process, once written.
+    std::uint32_t registry_index() const { return registry_index_; }
+    void set_registry_index(std::uint32_t index) { registry_index_ = index; }
     // Keeps an owned reference until the memo is cleared.
     void keep_alive(PyObject* owned) { kept_alive_.push_back(owned); }
 
@@ -60,6 +66,8 @@ private:
     ContentMemo contents_;
     std::vector<PyObject*> kept_alive_;  // every memoized object, owned
     std::unordered_map<PyObject*, GlobalsCopy> globals_copies_;
+    std::uint32_t registry_index_ = IdentityMemo::kMissing;
+    std::unordered_map<PyObject*, PyObject*> class_namespaces_;  // kept alive through the memo
 };
 
 // The stdlib's whichmodule(): the name of the module from which obj can be
@@ -135,8 +143,16 @@ public:
     void save_module(PyObject* module);
     void write_version_guard();
     void save_interned_name(const char* text);
+    void save_class(PyObject* cls);  // save_class.cpp
+    bool save_descriptor(PyObject* obj);  // save_descriptors.cpp
 
 private:
+    void write_class_skeleton(PyObject* cls);
+    void write_enum_skeleton(PyObject* cls);
+    void write_class_attributes(PyObject* cls, bool is_enum);
+    void write_abc_registrations(PyObject* cls, std::uint32_t index);
+    void write_class_registration(PyObject* cls, std::uint32_t index);
+    void push_class_registry();
     void write_function_state(const FunctionParts& parts);
     void write_function_globals(const FunctionParts& parts, std::uint32_t globals_index);
     std::uint32_t push_globals_copy(PyObject* globals);

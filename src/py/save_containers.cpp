@@ -80,6 +80,18 @@ void Pickler::save_list(PyObject* obj) {
 }
 
 void Pickler::save_dict(PyObject* obj) {
+    if (!session_.class_namespaces().empty()) {
+        auto found = session_.class_namespaces().find(obj);
+        if (found != session_.class_namespaces().end()) {
+            // A class's own namespace: vars(cls) on the loading side.
+            Ref vars = Ref::check(PyImport_ImportModuleAttrString("builtins", "vars"));
+            save_global_as(vars.get(), "builtins", "vars");
+            writer_.memo_get(session_.memo_find(found->second));
+            writer_.opcode(op::TUPLE1);
+            writer_.opcode(op::REDUCE);
+            return;
+        }
+    }
     writer_.opcode(op::EMPTY_DICT);
     memoize(obj);
     RecursionGuard guard;

@@ -11,28 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "by_value_policy.hpp"
 #include "function_parts.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
-namespace {
-
-bool is_main_module_name(PyObject* name) {
-    return PyUnicode_Check(name) && (PyUnicode_CompareWithASCIIString(name, "__main__") == 0 ||
-                                     PyUnicode_CompareWithASCIIString(name, "__mp_main__") == 0);
-}
-
-}  // namespace
-
-static bool should_pickle_by_value(PyObject* func) {
-    Ref qualname = Ref::check(PyObject_GetAttr(func, runtime().s_qualname));
-    Ref module_name = find_module_name(func, qualname.get(), false);
-    return !module_name || is_main_module_name(module_name.get());
-}
-
 bool Pickler::save_function(PyObject* func) {
-    if (!should_pickle_by_value(func)) {
+    if (!pickle_by_value(func)) {
         save_global(func, nullptr);
         return false;
     }

@@ -208,7 +208,7 @@ void Pickler::save_type(PyObject* obj) {
         save_reduce(reinterpret_cast<PyObject*>(&PyType_Type), args.get(), nullptr, nullptr, nullptr, nullptr, obj);
         return;
     }
-    save_global(obj, nullptr);
+    save_class(obj);
 }
 
 }  // namespace webpickle::py

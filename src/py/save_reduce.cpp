@@ -88,6 +88,7 @@ bool Pickler::save_uncommon(PyObject* obj) {
         save_module(obj);
         return false;
     }
+    if (save_descriptor(obj)) return false;
     PyObject* table = overrides_.dispatch_table ? overrides_.dispatch_table : runtime().copyreg_dispatch_table;
     if (Ref reducer = mapping_get(table, reinterpret_cast<PyObject*>(type))) {
         Ref value = Ref::check(PyObject_CallOneArg(reducer.get(), obj));
@@ -95,7 +96,7 @@ bool Pickler::save_uncommon(PyObject* obj) {
         return false;
     }
     if (PyType_IsSubtype(type, &PyType_Type)) {
-        save_global(obj, nullptr);  // a class with a custom metaclass
+        save_class(obj);  // a class with a custom metaclass
         return false;
     }
     PyObject* reduce_ex = nullptr;

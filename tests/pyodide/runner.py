@@ -11,6 +11,8 @@ reasons), prints every failure with its traceback and ends with the line
 conftest.py is not loaded: tests may not depend on fixtures defined there.
 """
 
+import collections
+import enum
 import importlib.util
 import inspect
 import itertools
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
+import unittest
 
 try:
     import pytest
@@ -93,10 +96,14 @@ def module_marks(module):
 
 
 def param_id(value, name, index):
-    # Same ids as pytest for simple values; name+index for the rest.
-    if value is None or isinstance(value, (bool, int, float, str)):
+    # The ids pytest derives from values (checked by test_shim_matches_pytest.py).
+    if isinstance(value, str):
+        return value.encode("unicode_escape").decode("ascii")
+    if isinstance(value, bytes):
+        return repr(value)[2:-1]
+    if value is None or isinstance(value, (bool, int, float, complex, enum.Enum)):
         return str(value)
-    if inspect.isclass(value) or inspect.isfunction(value):
+    if inspect.isclass(value) or inspect.isroutine(value):
         return value.__name__
     return f"{name}{index}"
 
@@ -112,14 +119,28 @@ def expand(nodeid, func, marks, cls=None):
         return [Case(f"{nodeid}[NOTSET]", func, {}, [empty], cls)]
     cases = []
     # pytest applies the decorator nearest the function first; the one on top varies fastest.
-    rows_per_table = [list(enumerate(rows)) for _, rows in tables]
+    rows_per_table = [list(zip(table_ids(names, rows), rows)) for names, rows in tables]
     for combo in itertools.product(*rows_per_table):
         params, ids = {}, []
-        for (names, _), (index, row) in zip(tables, combo):
+        for (names, _), (row_id, row) in zip(tables, combo):
             params.update(zip(names, row))
-            ids.append("-".join(param_id(v, n, index) for n, v in zip(names, row)))
+            ids.append(row_id)
         cases.append(Case(f"{nodeid}[{'-'.join(ids)}]", func, params, other, cls))
     return cases
+
+
+def table_ids(names, rows):
+    """The ids of one parametrize table; duplicates get 0, 1, ... appended as in pytest."""
+    ids = ["-".join(param_id(v, n, i) for n, v in zip(names, row)) for i, row in enumerate(rows)]
+    counts, next_suffix = collections.Counter(ids), collections.defaultdict(int)
+    for i, row_id in enumerate(ids):
+        if counts[row_id] > 1:
+            sep = "_" if row_id[-1:].isdigit() else ""
+            while f"{row_id}{sep}{next_suffix[row_id]}" in ids:
+                next_suffix[row_id] += 1
+            ids[i] = f"{row_id}{sep}{next_suffix[row_id]}"
+            next_suffix[row_id] += 1
+    return ids
 
 
 def collect_module(path, shown):
@@ -141,6 +162,11 @@ def collect_module(path, shown):
             continue
         if name.startswith("test") and inspect.isfunction(obj):
             cases += expand(f"{shown}::{name}", obj, base + marks_of(obj))
+        elif inspect.isclass(obj) and issubclass(obj, unittest.TestCase):
+            # Collected whatever their name, as pytest does; unittest runs them.
+            for meth_name in unittest.TestLoader().getTestCaseNames(obj):
+                marks = base + marks_of(obj) + marks_of(getattr(obj, meth_name))
+                cases.append(Case(f"{shown}::{name}::{meth_name}", meth_name, {}, marks, cls=obj))
         elif name.startswith("Test") and inspect.isclass(obj) and "__init__" not in vars(obj):
             bad = [h for h in XUNIT_HOOKS if hasattr(obj, h)]
             if bad:
@@ -175,6 +201,8 @@ def run_case(case):
     reason = skip_reason(case)
     if reason is not None:
         return "skipped", reason
+    if isinstance(case.func, str):
+        return run_unittest_case(case)
     if inspect.iscoroutinefunction(case.func):
         return "failed", (TypeError, TypeError("async tests are not supported"), None)
     wanted = list(inspect.signature(case.func).parameters)
@@ -215,7 +243,25 @@ def run_case(case):
             shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
+def run_unittest_case(case):
+    """One unittest.TestCase method, in a suite of its own so that setUpClass runs."""
+    test = case.cls(case.func)
+    result = unittest.TestResult()
+    unittest.TestSuite([test]).run(result)
+    problems = result.errors + result.failures
+    if problems:
+        return "failed", "\n".join(text for _, text in problems)
+    if result.unexpectedSuccesses:
+        return "failed", "unexpected success of a test marked expectedFailure"
+    for skipped, reason in result.skipped:
+        if skipped is test:
+            return "skipped", reason
+    return "passed", None
+
+
 def format_failure(exc_info):
+    if isinstance(exc_info, str):  # already formatted by unittest
+        return exc_info.rstrip()
     # Hide the runner's and importlib's frames: only the test's own lines help.
     exc_type, exc, tb = exc_info
     te = traceback.TracebackException(exc_type, exc, tb)

@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 SAMPLE = textwrap.dedent('''
     import os
+    import unittest
     import pytest
     from sample_helper import VALUE
 
@@ -32,6 +33,12 @@ SAMPLE = textwrap.dedent('''
     def test_class_ids(exc): assert issubclass(exc, Exception)
     @pytest.mark.parametrize("obj", [object(), [1]])
     def test_object_ids(obj): assert obj
+    @pytest.mark.parametrize("f,n", [(lambda: 1, 1), (lambda: 2, 2), (lambda: 3, 1), (len, 1)])
+    def test_duplicate_ids(f, n): assert f
+    @pytest.mark.parametrize("v", [b"ab", 1.5, 1j, os.SEEK_SET, "plain", 2 ** 70, False])
+    def test_value_ids(v): pass
+    @pytest.mark.parametrize("n", [1, 1, 2])
+    def test_duplicate_digits(n): assert n
     @pytest.mark.native_only(reason="pretends to spawn a subprocess")
     def test_native_only(): pass
     @pytest.mark.skipif(True, reason="always")
@@ -74,6 +81,20 @@ SAMPLE = textwrap.dedent('''
         def test_own(self): pass
     class TestOther(TestBase):
         k = 2
+    class PlainUnittest(unittest.TestCase):
+        @classmethod
+        def setUpClass(cls): cls.shared = 5
+        def setUp(self): self.value = 1
+        def test_uses_setup(self): self.assertEqual(self.value + self.shared, 6)
+        def test_fails(self): self.assertEqual(self.value, 2)
+        def test_skips(self): self.skipTest("not here")
+        def test_subtests(self):
+            for i in range(2):
+                with self.subTest(i=i):
+                    self.assertLess(i, 5)
+    @pytest.mark.native_only(reason="marked unittest class")
+    class MarkedUnittest(unittest.TestCase):
+        def test_native_only(self): pass
 ''')
 
 
@@ -101,9 +122,9 @@ def test_runner_agrees_with_pytest(tmp_path):
 
     expected = outcomes(r"^(?P<id>\S+::\S+) (?P<outcome>PASSED|FAILED|SKIPPED)", real.stdout)
     got = outcomes(r"^(?P<outcome>PASSED|FAILED|SKIPPED) (?P<id>\S+::\S+)", ours.stdout)
-    assert len(expected) >= 28, real.stdout + real.stderr
+    assert len(expected) >= 45, real.stdout + real.stderr
     for test_id in expected:
-        if "native_only" in test_id or "TestNative" in test_id:
+        if "native_only" in test_id or "Native" in test_id:
             expected[test_id] = "SKIPPED"
     assert got == expected, ours.stdout + ours.stderr
     counts = {o: list(expected.values()).count(o) for o in ("PASSED", "FAILED", "SKIPPED")}

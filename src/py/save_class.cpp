@@ -1,0 +1,282 @@
+// Classes by value. A class is written as
+//   candidate = metaclass(name, bases, {__module__, __qualname__, __slots__, ...})
+//               (enums: EnumBase(name, members, module=..., qualname=...))
+//   list(map(setattr, itertools.repeat(candidate), names, values))
+//   cls = registry.setdefault(class_id, candidate)      (see class_registry.hpp)
+// and the memo slot of the class is then overwritten with cls, so that every
+// later reference in the stream is to the registered class.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "by_value_policy.hpp"
+#include "class_registry.hpp"
+#include "pickler.hpp"
+#include "runtime.hpp"
+
+namespace webpickle::py {
+namespace {
+
+// Attributes that type() makes by itself or that are caches.
+const char* const kImplicitAttributes[] = {
+    "__dict__",          "__weakref__",         "__module__",      "__qualname__", "__slots__",
+    "__orig_bases__",    "__type_params__",     "__annotations_cache__", "__classdictcell__",
+    "__classcell__",     "_abc_impl",
+};
+
+// Attributes enum's machinery computes when it builds an enum class.
+const char* const kEnumInternals[] = {
+    "_generate_next_value_", "_member_map_",   "_member_names_",  "_member_type_", "_value2member_map_",
+    "_new_member_",          "_use_args_",     "_hashable_values_", "_unhashable_values_",
+    "_unhashable_values_map_", "_value_repr_", "__new__",         "_singles_mask_", "_all_bits_",
+    "_flag_mask_",           "_inverted_",     "_boundary_",      "__init__",
+};
+
+bool name_in(PyObject* name, const char* const* list, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (PyUnicode_CompareWithASCIIString(name, list[i]) == 0) return true;
+    return false;
+}
+
+Ref attribute(PyObject* obj, const char* name) { return Ref::check(PyObject_GetAttrString(obj, name)); }
+
+bool is_enum_class(PyObject* cls) {
+    Ref enum_type = Ref::check(PyImport_ImportModuleAttrString("enum", "EnumType"));
+    int result = PyObject_IsInstance(cls, enum_type.get());
+    if (result < 0) raise_error();
+    return result != 0;
+}
+
+// Slot and __dict__ descriptors that type() creates from __slots__.
+bool is_own_descriptor(PyObject* cls, PyObject* value) {
+    const char* type_name = Py_TYPE(value)->tp_name;
+    if (std::string(type_name) != "member_descriptor" && std::string(type_name) != "getset_descriptor") return false;
+    PyObject* owner = nullptr;
+    if (PyObject_GetOptionalAttrString(value, "__objclass__", &owner) < 0) raise_error();
+    Ref owned = Ref::steal(owner);
+    return owner == cls;
+}
+
+}  // namespace
+
+void Pickler::save_class(PyObject* cls) {
+    if (!pickle_by_value(cls)) {
+        save_global(cls, nullptr);
+        return;
+    }
+    bool is_enum = is_enum_class(cls);
+    try {
+        if (is_enum) write_enum_skeleton(cls);
+        else write_class_skeleton(cls);
+    } catch (PythonError&) {
+        note_current_error("when serializing class %R", cls);
+        throw;
+    }
+    std::uint32_t index = session_.memo_add(cls);
+    writer_.memo_put(index);
+    writer_.opcode(op::POP);
+    session_.class_namespaces().emplace(reinterpret_cast<PyTypeObject*>(cls)->tp_dict, cls);
+    write_class_attributes(cls, is_enum);
+    write_abc_registrations(cls, index);
+    write_class_registration(cls, index);
+}
+
+void Pickler::write_class_skeleton(PyObject* cls) {
+    save(reinterpret_cast<PyObject*>(Py_TYPE(cls)));  // the metaclass
+    Ref name = attribute(cls, "__name__");
+    Ref bases = attribute(cls, "__bases__");
+    Ref namespace_ = Ref::check(PyDict_New());
+    PyObject* dict = reinterpret_cast<PyTypeObject*>(cls)->tp_dict;
+    // What type() must see when the class is made: the rest is set after.
+    for (const char* key : {"__module__", "__qualname__", "__slots__", "__orig_bases__", "__type_params__"}) {
+        PyObject* value = nullptr;
+        if (PyDict_GetItemStringRef(dict, key, &value) < 0) raise_error();
+        if (value == nullptr && std::string(key) == "__qualname__") value = Ref::check(PyObject_GetAttr(cls, runtime().s_qualname)).release();
+        if (value == nullptr) continue;
+        Ref owned = Ref::steal(value);
+        if (PyDict_SetItemString(namespace_.get(), key, value) < 0) raise_error();
+    }
+    save(name.get());
+    save(bases.get());
+    save(namespace_.get());
+    writer_.opcode(op::TUPLE3);
+    writer_.opcode(op::REDUCE);
+}
+
+void Pickler::write_enum_skeleton(PyObject* cls) {
+    // EnumBase(name, [(member, value), ...], module=..., qualname=..., type=mixin)
+    Ref bases = attribute(cls, "__bases__");
+    Ref enum_type = Ref::check(PyImport_ImportModuleAttrString("enum", "EnumType"));
+    PyObject* enum_base = nullptr;
+    PyObject* mixin = nullptr;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(bases.get()); ++i) {
+        PyObject* base = PyTuple_GET_ITEM(bases.get(), i);
+        int is_enum = PyObject_IsInstance(base, enum_type.get());
+        if (is_enum < 0) raise_error();
+        if (is_enum) enum_base = base;
+        else if (mixin == nullptr) mixin = base;
+    }
+    if (enum_base == nullptr) raise_format(runtime().PicklingError, "enum class %R has no enum base", cls);
+    Ref members = Ref::check(PyList_New(0));
+    Ref member_map = attribute(cls, "_member_map_");
+    Py_ssize_t pos = 0;
+    PyObject *member_name, *member;
+    while (PyDict_Next(member_map.get(), &pos, &member_name, &member)) {
+        Ref value = attribute(member, "_value_");
+        Ref pair = Ref::check(PyTuple_Pack(2, member_name, value.get()));
+        if (PyList_Append(members.get(), pair.get()) < 0) raise_error();
+    }
+    Ref args = Ref::check(PyTuple_Pack(3, enum_base, attribute(cls, "__name__").get(), members.get()));
+    Ref kwargs = Ref::check(PyDict_New());
+    if (PyDict_SetItemString(kwargs.get(), "module", attribute(cls, "__module__").get()) < 0) raise_error();
+    if (PyDict_SetItemString(kwargs.get(), "qualname", attribute(cls, "__qualname__").get()) < 0) raise_error();
+    if (mixin != nullptr && PyDict_SetItemString(kwargs.get(), "type", mixin) < 0) raise_error();
+    Ref factory = Ref::check(PyObject_Call(runtime().functools_partial, args.get(), kwargs.get()));
+    save(factory.get());
+    writer_.opcode(op::EMPTY_TUPLE);
+    writer_.opcode(op::REDUCE);
+}
+
+void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
+    PyObject* dict = reinterpret_cast<PyTypeObject*>(cls)->tp_dict;
+    Ref member_map = is_enum ? attribute(cls, "_member_map_") : Ref();
+    std::vector<std::pair<Ref, Ref>> items;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(dict, &pos, &key, &value)) {
+        if (!PyUnicode_Check(key)) continue;
+        if (name_in(key, kImplicitAttributes, std::size(kImplicitAttributes))) continue;
+        if (is_enum) {
+            if (name_in(key, kEnumInternals, std::size(kEnumInternals))) continue;
+            int member = PyDict_Contains(member_map.get(), key);
+            if (member < 0) raise_error();
+            if (member) continue;
+        }
+        if (is_own_descriptor(cls, value)) continue;
+        if (key == Py_None) continue;
+        Ref name = Ref::borrow(key);
+        // type stores __annotate__ as __annotate_func__ (PEP 649); setattr maps it back.
+        if (PyUnicode_CompareWithASCIIString(key, "__annotate_func__") == 0)
+            name = Ref::check(PyUnicode_InternFromString("__annotate__"));
+        if (PyUnicode_CompareWithASCIIString(key, "__doc__") == 0 && value == Py_None) continue;
+        items.emplace_back(name, Ref::borrow(value));
+    }
+    if (items.empty()) return;
+    // list(map(setattr, itertools.repeat(cls), names, values))
+    Ref setattr_fn = Ref::check(PyImport_ImportModuleAttrString("builtins", "setattr"));
+    Ref repeat = Ref::check(PyImport_ImportModuleAttrString("itertools", "repeat"));
+    save_global_as(reinterpret_cast<PyObject*>(&PyList_Type), "builtins", "list");
+    save_global_as(reinterpret_cast<PyObject*>(&PyMap_Type), "builtins", "map");
+    writer_.opcode(op::MARK);
+    save_global_as(setattr_fn.get(), "builtins", "setattr");
+    save_global_as(repeat.get(), "itertools", "repeat");
+    writer_.memo_get(session_.memo_find(cls));
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    writer_.opcode(op::MARK);
+    for (const auto& item : items) save(item.first.get());
+    writer_.opcode(op::TUPLE);
+    writer_.opcode(op::MARK);
+    for (const auto& item : items) {
+        try {
+            save(item.second.get());
+        } catch (PythonError&) {
+            note_current_error("when serializing attribute %R of class %R", item.first.get(), cls);
+            throw;
+        }
+    }
+    writer_.opcode(op::TUPLE);
+    writer_.opcode(op::TUPLE);
+    writer_.opcode(op::REDUCE);
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    writer_.opcode(op::POP);
+}
+
+// Virtual subclasses registered with an ABC: abc.ABCMeta.register(cls, sub),
+// sorted by name so the stream does not depend on set order.
+void Pickler::write_abc_registrations(PyObject* cls, std::uint32_t index) {
+    Ref abc_meta = Ref::check(PyImport_ImportModuleAttrString("abc", "ABCMeta"));
+    int is_abc = PyObject_IsInstance(cls, abc_meta.get());
+    if (is_abc < 0) raise_error();
+    if (!is_abc) return;
+    Ref get_dump = Ref::check(PyImport_ImportModuleAttrString("abc", "_get_dump"));
+    Ref dump = Ref::check(PyObject_CallOneArg(get_dump.get(), cls));
+    Ref registry = Ref::check(PySequence_List(PyTuple_GET_ITEM(dump.get(), 0)));
+    std::vector<std::pair<std::string, Ref>> subclasses;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(registry.get()); ++i) {
+        PyObject* sub = PyWeakref_GetObject(PyList_GET_ITEM(registry.get(), i));  // borrowed
+        if (sub == nullptr) raise_error();
+        if (sub == Py_None) continue;
+        Ref qualname = Ref::check(PyObject_GetAttr(sub, runtime().s_qualname));
+        const char* text = PyUnicode_AsUTF8(qualname.get());
+        if (text == nullptr) raise_error();
+        subclasses.emplace_back(text, Ref::borrow(sub));
+    }
+    std::sort(subclasses.begin(), subclasses.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [name, sub] : subclasses) {
+        Ref register_fn = Ref::check(PyObject_GetAttrString(abc_meta.get(), "register"));
+        save_global_as(register_fn.get(), "abc", "ABCMeta.register");
+        writer_.memo_get(index);
+        save(sub.get());
+        writer_.opcode(op::TUPLE2);
+        writer_.opcode(op::REDUCE);
+        writer_.opcode(op::POP);
+    }
+}
+
+// cls = registry.setdefault(class_id, candidate); memo[index] = cls
+void Pickler::write_class_registration(PyObject* cls, std::uint32_t index) {
+    Ref id = class_id_in_progress(cls) ? Ref::check(PyUnicode_FromString("")) : class_id_of(cls);
+    Ref setdefault = Ref::check(PyImport_ImportModuleAttrString("weakref", "WeakValueDictionary"));
+    setdefault = Ref::check(PyObject_GetAttrString(setdefault.get(), "setdefault"));
+    save_global_as(setdefault.get(), "weakref", "WeakValueDictionary.setdefault");
+    push_class_registry();
+    save(id.get());
+    writer_.memo_get(index);
+    writer_.opcode(op::TUPLE3);
+    writer_.opcode(op::REDUCE);
+    writer_.memo_put_at(index);
+}
+
+// The registry's by_id dictionary, made in the loading process if needed:
+//   dict.setdefault(vars(dict.setdefault(sys.modules, NAME, ModuleType(NAME))),
+//                   "by_id", WeakValueDictionary())
+void Pickler::push_class_registry() {
+    if (session_.registry_index() != IdentityMemo::kMissing) {
+        writer_.memo_get(session_.registry_index());
+        return;
+    }
+    Ref dict_setdefault = Ref::check(PyObject_GetAttrString(reinterpret_cast<PyObject*>(&PyDict_Type), "setdefault"));
+    Ref vars = Ref::check(PyImport_ImportModuleAttrString("builtins", "vars"));
+    Ref module_type = Ref::borrow(reinterpret_cast<PyObject*>(&PyModule_Type));
+    Ref weak_values = Ref::check(PyImport_ImportModuleAttrString("weakref", "WeakValueDictionary"));
+    Ref name = Ref::check(PyUnicode_FromString(kRegistryModule));
+    Ref by_id = Ref::check(PyUnicode_FromString("by_id"));
+
+    save_global_as(dict_setdefault.get(), "builtins", "dict.setdefault");
+    save_global_as(vars.get(), "builtins", "vars");
+    save_global_as(dict_setdefault.get(), "builtins", "dict.setdefault");
+    save_global_as(runtime().sys_modules, "sys", "modules");
+    save(name.get());
+    save_global_as(module_type.get(), "types", "ModuleType");
+    save(name.get());
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    writer_.opcode(op::TUPLE3);
+    writer_.opcode(op::REDUCE);  // the module
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);  // vars(module)
+    save(by_id.get());
+    save_global_as(weak_values.get(), "weakref", "WeakValueDictionary");
+    writer_.opcode(op::EMPTY_TUPLE);
+    writer_.opcode(op::REDUCE);
+    writer_.opcode(op::TUPLE3);
+    writer_.opcode(op::REDUCE);  // by_id
+    Ref placeholder = Ref::check(PyDict_New());
+    std::uint32_t index = session_.memo_add(placeholder.get());
+    writer_.memo_put(index);
+    session_.set_registry_index(index);
+}
+
+}  // namespace webpickle::py

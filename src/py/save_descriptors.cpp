@@ -1,0 +1,69 @@
+// Objects found in class bodies that the stdlib cannot pickle, rebuilt from
+// their parts: classmethod, staticmethod and property objects, and the
+// sentinels that dataclasses compare by identity (written as references, so
+// `field.default is dataclasses.MISSING` still holds after loading).
+#include <unordered_map>
+#include <utility>
+
+#include "pickler.hpp"
+#include "runtime.hpp"
+
+namespace webpickle::py {
+namespace {
+
+// Module-level singletons that must stay themselves: object -> (module, name).
+const std::unordered_map<PyObject*, std::pair<const char*, const char*>>& identity_singletons() {
+    static std::unordered_map<PyObject*, std::pair<const char*, const char*>> table = [] {
+        std::unordered_map<PyObject*, std::pair<const char*, const char*>> built;
+        for (const char* name : {"MISSING", "KW_ONLY", "_FIELD", "_FIELD_CLASSVAR", "_FIELD_INITVAR",
+                                 "_HAS_DEFAULT_FACTORY"}) {
+            PyObject* value = PyImport_ImportModuleAttrString("dataclasses", name);
+            if (value == nullptr) {
+                PyErr_Clear();  // a Python without this sentinel
+                continue;
+            }
+            built.emplace(value, std::make_pair("dataclasses", name));  // kept for the process's life
+        }
+        return built;
+    }();
+    return table;
+}
+
+}  // namespace
+
+bool Pickler::save_descriptor(PyObject* obj) {
+    PyTypeObject* type = Py_TYPE(obj);
+    if (type == &PyClassMethod_Type || type == &PyStaticMethod_Type) {
+        Ref func = Ref::check(PyObject_GetAttrString(obj, "__func__"));
+        Ref args = Ref::check(PyTuple_Pack(1, func.get()));
+        save_reduce(reinterpret_cast<PyObject*>(type), args.get(), nullptr, nullptr, nullptr, nullptr, obj);
+        return true;
+    }
+    if (type == &PyProperty_Type) {
+        Ref args = Ref::check(PyTuple_New(4));
+        const char* parts[] = {"fget", "fset", "fdel", "__doc__"};
+        for (Py_ssize_t i = 0; i < 4; ++i)
+            PyTuple_SET_ITEM(args.get(), i, Ref::check(PyObject_GetAttrString(obj, parts[i])).release());
+        save_reduce(reinterpret_cast<PyObject*>(type), args.get(), nullptr, nullptr, nullptr, nullptr, obj);
+        return true;
+    }
+    if (type == &PyDictProxy_Type) {
+        // types.MappingProxyType(a copy of the mapping it shows)
+        Ref copy = Ref::check(PyObject_CallMethod(obj, "copy", nullptr));
+        Ref args = Ref::check(PyTuple_Pack(1, copy.get()));
+        save_global_as(reinterpret_cast<PyObject*>(type), "types", "MappingProxyType");
+        save(args.get());
+        writer_.opcode(op::REDUCE);
+        memoize(obj);
+        return true;
+    }
+    const auto& singletons = identity_singletons();
+    auto found = singletons.find(obj);
+    if (found != singletons.end()) {
+        save_global_as(obj, found->second.first, found->second.second);
+        return true;
+    }
+    return false;
+}
+
+}  // namespace webpickle::py
