@@ -96,8 +96,25 @@ def _versions(modules):
         versions[name] = getattr(module, "__version__", sys.version.split()[0])
     if sys.platform == "emscripten":
         import pyodide
-        versions["pyodide"] = pyodide.__version__
+        versions["pyodide"] = pyodide.__version__  # pyodide_runner.mjs adds the wheel's build
+    elif "webpickle" in modules:
+        versions["webpickle_build"] = build_identity(modules["webpickle"]._core.__file__)
     return versions
+
+
+def build_identity(path):
+    """File name, modification time (UTC) and sha256 prefix of a build artefact.
+
+    The version string does not change between builds; this tells whether the
+    native extension and the Pyodide wheel measured come from the same sources.
+    """
+    import datetime
+    import hashlib
+    import os
+    with open(path, "rb") as fh:
+        digest = hashlib.sha256(fh.read()).hexdigest()[:12]
+    mtime = datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc)
+    return {"file": os.path.basename(path), "built": mtime.strftime("%Y-%m-%d %H:%M:%S UTC"), "sha256": digest}
 
 
 def run(preset, item_filter="", libraries=LIBRARIES, log=print):

@@ -7,6 +7,7 @@
 // Started by bench/run.py (run inside the toolchain, where Debian's packages
 // live). Progress lines go to stdout; the results, as JSON, to --out.
 
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,6 +52,10 @@ json.dumps(measure.run(args["preset"], args["filter"], tuple(args["libs"])))
   const results = JSON.parse(json);
   results.versions.node = process.versions.node;
   results.versions.wheel = path.basename(wheel);
+  // Same shape as measure.build_identity natively: which build was measured.
+  const built = fs.statSync(wheel).mtime.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  const sha256 = createHash("sha256").update(fs.readFileSync(wheel)).digest("hex").slice(0, 12);
+  results.versions.webpickle_build = { file: path.basename(wheel), built, sha256 };
   fs.writeFileSync(out, JSON.stringify(results, null, 1));
 }
 

@@ -99,7 +99,10 @@ def fmt_verdict(verdict):
     value = verdict["value"]
     if value is None:
         return f"{word} ({verdict['note']})"
-    shown = f"{1 / value:.2f}x faster" if verdict["goal"].startswith(">=") else f"{fmt_ratio(value)}x"
+    if not verdict["goal"].startswith(">="):
+        shown = f"{fmt_ratio(value)}x"
+    else:
+        shown = f"{1 / value:.2f}x faster" if value <= 1 else f"{value:.2f}x slower"
     if verdict["note"] == "same stream":
         shown = "same stream"
     elif verdict["note"]:
@@ -195,9 +198,30 @@ def _errors(results):
 def _versions_line(rt, runtime):
     v = runtime["versions"]
     libs = ", ".join(f"{lib} {v[lib]}" for lib in LIBS if lib in v and lib != "pickle")
+    if "webpickle_build" in v:
+        b = v["webpickle_build"]
+        libs += f" (webpickle build `{b['file']}` of {b['built']}, sha256 {b['sha256']})"
     where = f"Pyodide {v.get('pyodide')} (CPython {v['python']}) in Node {v.get('node')}, wheel `{v.get('wheel')}`" \
         if rt == "pyodide" else f"CPython {v['python']} ({v['machine']})"
     return f"- {RUNTIME_TITLES[rt]}: {where}; {libs}"
+
+
+def _build_warning(results):
+    """A warning when webpickle supports an item in one runtime but not the other.
+
+    Both runtimes run the same sources, so a difference usually means one build
+    is stale (the build lines above tell which is older).
+    """
+    runtimes = [rt for rt in results["runtimes"].values() if rt.get("items")]
+    if len(runtimes) < 2:
+        return []
+    status = [{i["name"]: i["results"].get("webpickle", {}).get("status") for i in rt["items"]} for rt in runtimes]
+    differ = [name for name in status[0] if name in status[1] and status[0][name] != status[1][name]]
+    if not differ:
+        return []
+    return ["", f"**Warning:** webpickle's support differs between the runtimes for {', '.join(differ)}: "
+            "the native extension and the Pyodide wheel probably come from different sources, so the "
+            "runtimes are not comparable on those items. Rebuild both (`./dev build`) and run again."]
 
 
 def markdown(results):
@@ -211,6 +235,7 @@ def markdown(results):
     for rt, runtime in results["runtimes"].items():
         out.append(_versions_line(rt, runtime) if "versions" in runtime
                    else f"- {RUNTIME_TITLES[rt]}: **not measured**: {runtime['error']}")
+    out += _build_warning(results)
     out += ["", "## Method", ""]
     for rt, runtime in results["runtimes"].items():
         if "timing" in runtime:

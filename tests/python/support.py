@@ -14,6 +14,13 @@ def roundtrip(obj, protocol=None):
     return pickle.loads(webpickle.dumps(obj, protocol=protocol))
 
 
+def run_in_main(source):
+    """Run source as a notebook cell of a fresh __main__ and return its namespace."""
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    exec(compile(source, "<cell>", "exec"), namespace)
+    return namespace
+
+
 def define_in_main(source, name):
     """Run source as if it were a notebook cell of __main__ and return `name`.
 

@@ -1,0 +1,231 @@
+"""Classes that cannot be imported by name travel by value, keep their
+identity across streams, and give the same bytes for the same definitions."""
+
+import pickle
+
+import pytest
+
+import webpickle
+from support import define_in_main, roundtrip, run_in_main, run_python
+
+CELL = '''
+import abc, dataclasses, enum, typing
+
+class Shape:
+    """A shape."""
+    sides = 0
+    def __init__(self, size):
+        self.size = size
+    @property
+    def perimeter(self):
+        return self.sides * self.size
+    @classmethod
+    def unit(cls):
+        return cls(1)
+    @staticmethod
+    def kind():
+        return "shape"
+    def __repr__(self):
+        return f"{type(self).__name__}({self.size})"
+
+class Square(Shape):
+    sides = 4
+    def describe(self):
+        return "square " + super().__repr__()
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    x: int
+    y: int = 0
+    tags: list = dataclasses.field(default_factory=list, compare=False)
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+    CRIMSON = 1
+    def lower(self):
+        return self.name.lower()
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+class Perm(enum.Flag):
+    R = 4
+    W = 2
+    X = 1
+
+class Slotted:
+    __slots__ = ("a", "b")
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+    def __reduce__(self):
+        return (Slotted, (self.a, self.b))
+
+class Base(abc.ABC):
+    @abc.abstractmethod
+    def area(self): ...
+
+class Impl(Base):
+    def area(self):
+        return 3
+
+class Virtual:
+    pass
+
+Base.register(Virtual)
+
+class Pair(typing.NamedTuple):
+    left: int
+    right: str = "r"
+
+class Registered:
+    registry = []
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Registered.registry.append(cls.__name__)
+
+class Meta(type):
+    def __call__(cls, *args):
+        return ("made by Meta", super().__call__(*args))
+
+class WithMeta(metaclass=Meta):
+    pass
+'''
+
+
+def cell(name):
+    return define_in_main(CELL, name)
+
+
+def cells(*names):
+    """Several names from one run of the cell (cell() runs it anew each time)."""
+    namespace = run_in_main(CELL)
+    return [namespace[name] for name in names]
+
+
+def test_class_with_methods_properties_and_descriptors():
+    Square = roundtrip(cell("Square"))
+    s = Square(2)
+    assert s.perimeter == 8
+    assert Square.unit().size == 1
+    assert Square.kind() == "shape"
+    assert s.describe() == "square Square(2)"
+    assert Square.__doc__ is None and Square.__mro__[1].__doc__ == "A shape."
+
+
+def test_instances_of_a_class_by_value():
+    Square = cell("Square")
+    items = roundtrip([Square(1), Square(5)])
+    assert [x.perimeter for x in items] == [4, 20]
+    assert type(items[0]) is type(items[1])
+
+
+def test_dataclass():
+    Point = cell("Point")
+    p = roundtrip(Point(1, 2, ["t"]))
+    import dataclasses
+
+    assert dataclasses.fields(p)[2].default_factory is list
+    assert p == type(p)(1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.x = 3
+
+
+def test_enums_keep_members_aliases_and_methods():
+    Color = roundtrip(cell("Color"))
+    assert list(Color.__members__) == ["RED", "GREEN", "CRIMSON"]
+    assert Color.CRIMSON is Color.RED
+    assert Color(2).lower() == "green"
+    Level = roundtrip(cell("Level"))
+    assert Level.HIGH > Level.LOW and Level.HIGH == 2
+    Perm = roundtrip(cell("Perm"))
+    assert (Perm.R | Perm.W).value == 6
+
+
+def test_enum_members_stay_singletons_with_their_class():
+    Color = cell("Color")
+    red, green, cls = roundtrip([Color.RED, Color.GREEN, Color])
+    assert red is cls.RED and green is cls.GREEN
+
+
+def test_slots_and_abc_with_virtual_subclasses():
+    s = roundtrip(cell("Slotted")(1, 2))
+    assert (s.a, s.b) == (1, 2)
+    assert not hasattr(s, "__dict__")
+    Base, Impl, Virtual = roundtrip(cells("Base", "Impl", "Virtual"))
+    assert Impl().area() == 3
+    assert issubclass(Virtual, Base)
+    with pytest.raises(TypeError):
+        Base()
+
+
+def test_namedtuple_and_metaclass():
+    Pair = roundtrip(cell("Pair"))
+    assert Pair(1) == (1, "r") and Pair(1).right == "r"
+    WithMeta = roundtrip(cell("WithMeta"))
+    assert WithMeta()[0] == "made by Meta"
+
+
+def test_one_class_from_two_streams_is_one_class():
+    Square = cell("Square")
+    first = webpickle.dumps(Square)
+    second = webpickle.dumps([Square(3)])
+    A = pickle.loads(first)
+    (b,) = pickle.loads(second)
+    assert type(b) is A
+    assert A is Square  # in the process that pickled it, the original comes back
+
+
+def test_factory_classes_stay_distinct():
+    make = define_in_main("def make():\n    class Box:\n        pass\n    return Box\n", "make")
+    A, B = make(), make()
+    A2, B2 = pickle.loads(webpickle.dumps(A)), pickle.loads(webpickle.dumps(B))
+    assert A2 is A and B2 is B and A2 is not B2
+
+
+def test_same_class_gives_the_same_bytes_after_a_round_trip():
+    Square = cell("Square")
+    first = webpickle.dumps(Square)
+    assert webpickle.dumps(pickle.loads(first)) == first
+
+
+IDENTITY_IN_FRESH_PROCESS = """
+import pickle, sys
+a = pickle.loads(bytes.fromhex(sys.argv[1]))
+b = pickle.loads(bytes.fromhex(sys.argv[2]))
+print(type(a[0]) is type(b[0]), type(a[0]).__name__, a[0].perimeter + b[0].perimeter)
+"""
+
+
+@pytest.mark.native_only(reason="starts a fresh interpreter in a subprocess")
+def test_identity_across_streams_in_a_fresh_process_without_webpickle():
+    Square = cell("Square")
+    one = webpickle.dumps([Square(1)]).hex()
+    two = webpickle.dumps([Square(2)]).hex()
+    assert run_python(IDENTITY_IN_FRESH_PROCESS, one, two).split() == ["True", "Square", "12"]
+
+
+DETERMINISM = """
+import sys, webpickle
+ns = {"__name__": "__main__"}
+exec(compile(sys.stdin.read(), "<cell>", "exec"), ns)
+print(webpickle.dumps([ns[name] for name in ("Square", "Point", "Color", "Base", "Pair")]).hex())
+"""
+
+
+@pytest.mark.native_only(reason="compares two fresh interpreters with different hash seeds")
+def test_same_definitions_give_the_same_bytes_in_two_processes():
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-c", DETERMINISM], input=CELL, capture_output=True, text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
