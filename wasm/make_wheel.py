@@ -52,7 +52,7 @@ def wheel_files(stage, version, tag):
         sys.exit(f"expected one _core*.so in {stage / 'webpickle'}, found {len(extensions)}: build first")
     files[f"webpickle/{extensions[0].name}"] = extensions[0].read_bytes()
     for source in sorted(PACKAGE_SOURCES.rglob("*")):
-        if source.is_file() and source.suffix in (".py", ".pyi", ".typed") and "__pycache__" not in source.parts:
+        if source.is_file() and "__pycache__" not in source.parts and source.suffix != ".pyc":
             files[f"webpickle/{source.relative_to(PACKAGE_SOURCES).as_posix()}"] = source.read_bytes()
     dist_info = f"webpickle-{version}.dist-info"
     files[f"{dist_info}/METADATA"] = (
