@@ -4,6 +4,7 @@
 #include "by_value_policy.hpp"
 
 #include "pickler.hpp"
+#include "pyref.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -43,6 +44,31 @@ bool pickle_by_value(PyObject* obj) {
     PyObject* qualname = nullptr;
     if (PyObject_GetOptionalAttr(obj, runtime().s_qualname, &qualname) < 0) raise_error();
     Ref name = qualname ? Ref::steal(qualname) : Ref::check(PyObject_GetAttr(obj, runtime().s_name));
+    if (PyUnicode_Check(name.get())) {
+        // The common answers first, without imports or exceptions: a local
+        // object, or one of __main__, always travels by value ...
+        Py_ssize_t found = PyUnicode_Find(name.get(), name_of("<locals>"), 0, PY_SSIZE_T_MAX, 1);
+        if (found == -2) raise_error();
+        if (found >= 0) return true;
+        PyObject* module_attr = nullptr;
+        if (PyObject_GetOptionalAttr(obj, runtime().s_module, &module_attr) < 0) raise_error();
+        Ref module_name = Ref::steal(module_attr);
+        if (module_name && PyUnicode_Check(module_name.get())) {
+            if (is_main_module_name(module_name.get())) return true;
+            // ... and one found under its name in a loaded module travels by
+            // reference unless its module was registered.
+            PyObject* module = nullptr;
+            if (PyDict_GetItemRef(runtime().sys_modules, module_name.get(), &module) < 0) raise_error();
+            Ref owned_module = Ref::steal(module);
+            if (module != nullptr && PyUnicode_FindChar(name.get(), '.', 0, PY_SSIZE_T_MAX, 1) == -1) {
+                PyObject* value = nullptr;
+                if (PyObject_GetOptionalAttr(module, name.get(), &value) < 0) raise_error();
+                Ref owned_value = Ref::steal(value);
+                if (value == obj) return module_is_registered(module_name.get());
+            }
+        }
+    }
+    // Everything else takes the stdlib's full lookup.
     Ref module_name = find_module_name(obj, name.get(), false);
     if (!module_name) return true;
     return is_main_module_name(module_name.get()) || module_is_registered(module_name.get());

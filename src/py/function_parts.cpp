@@ -10,7 +10,7 @@ namespace {
 
 Ref optional_attr(PyObject* obj, const char* name) {
     PyObject* value = nullptr;
-    if (PyObject_GetOptionalAttrString(obj, name, &value) < 0) raise_error();
+    if (PyObject_GetOptionalAttr(obj, name_of(name), &value) < 0) raise_error();
     if (value == Py_None) {
         Py_DECREF(value);
         return Ref();
@@ -19,7 +19,7 @@ Ref optional_attr(PyObject* obj, const char* name) {
 }
 
 void set_item(PyObject* dict, const char* key, PyObject* value) {
-    if (PyDict_SetItemString(dict, key, value) < 0) raise_error();
+    if (PyDict_SetItem(dict, name_of(key), value) < 0) raise_error();
 }
 
 bool equal(PyObject* a, PyObject* b) {
@@ -60,7 +60,7 @@ FunctionParts FunctionParts::of(PyObject* func) {
 
 Ref FunctionParts::changed_attributes() const {
     Ref attrs = Ref::check(PyDict_New());
-    Ref code_qualname = Ref::check(PyObject_GetAttrString(code.get(), "co_qualname"));
+    Ref code_qualname = Ref::check(PyObject_GetAttr(code.get(), name_of("co_qualname")));
     if (!equal(qualname.get(), code_qualname.get())) set_item(attrs.get(), "__qualname__", qualname.get());
     PyObject* globals_name = nullptr;
     if (PyDict_GetItemRef(globals.get(), runtime().s_name, &globals_name) < 0) raise_error();
@@ -78,7 +78,7 @@ Ref FunctionParts::changed_attributes() const {
 
 void collect_global_names(PyObject* code, std::vector<PyObject*>& names) {
     Ref co_code = Ref::check(PyCode_GetCode(reinterpret_cast<PyCodeObject*>(code)));
-    Ref co_names = Ref::check(PyObject_GetAttrString(code, "co_names"));
+    Ref co_names = Ref::check(PyObject_GetAttr(code, name_of("co_names")));
     auto indices = scan_global_names(reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(co_code.get())),
                                      static_cast<std::size_t>(PyBytes_GET_SIZE(co_code.get())),
                                      runtime().global_opcodes);
@@ -88,7 +88,7 @@ void collect_global_names(PyObject* code, std::vector<PyObject*>& names) {
         PyObject* name = PyTuple_GET_ITEM(co_names.get(), index);
         if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
-    Ref consts = Ref::check(PyObject_GetAttrString(code, "co_consts"));
+    Ref consts = Ref::check(PyObject_GetAttr(code, name_of("co_consts")));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts.get()); ++i) {
         PyObject* item = PyTuple_GET_ITEM(consts.get(), i);
         if (PyCode_Check(item)) collect_global_names(item, names);

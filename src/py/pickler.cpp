@@ -28,10 +28,9 @@ void Session::clear_memo() {
 
 std::uint32_t Session::memo_add(PyObject* obj) {
     if (memo_.size() >= 0xfffffff0u) raise(PyExc_OverflowError, "too many objects to memoize in one pickle");
-    kept_alive_.reserve(kept_alive_.size() + 1);
     std::uint32_t index = memo_.add(reinterpret_cast<std::uintptr_t>(obj));
+    kept_alive_.push_back(obj);  // may throw before the INCREF: nothing to undo
     Py_INCREF(obj);
-    kept_alive_.push_back(obj);
     return index;
 }
 

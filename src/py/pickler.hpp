@@ -5,6 +5,7 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -126,8 +127,11 @@ public:
     void write_global_reference(PyObject* module_name, PyObject* name);
     void write_toplevel_global(PyObject* module_name, PyObject* name);
     void save_type(PyObject* obj);
-    void memoize(PyObject* obj) { writer_.memo_put(session_.memo_add(obj)); }
+    void memoize(PyObject* obj) {
+        if (!unmemoized_) writer_.memo_put(session_.memo_add(obj));
+    }
     bool memo_get_if_present(PyObject* obj) {
+        if (unmemoized_) return false;
         std::uint32_t index = session_.memo_find(obj);
         if (index == IdentityMemo::kMissing) return false;
         writer_.memo_get(index);
@@ -142,6 +146,7 @@ public:
     void save_cell(PyObject* cell);
     void save_module(PyObject* module);
     void write_version_guard();
+    void write_version_guard_expression();
     void save_interned_name(const char* text);
     void save_class(PyObject* cls);  // save_class.cpp
     bool save_descriptor(PyObject* obj);  // save_descriptors.cpp
@@ -153,6 +158,7 @@ private:
     void write_abc_registrations(PyObject* cls, std::uint32_t index);
     void write_class_registration(PyObject* cls, std::uint32_t index);
     void push_class_registry();
+    void write_class_registry_expression();
     void write_function_state(const FunctionParts& parts);
     void write_function_globals(const FunctionParts& parts, std::uint32_t globals_index);
     std::uint32_t push_globals_copy(PyObject* globals);
@@ -165,6 +171,23 @@ private:
     PyBytesBuffer buffer_;
     StreamWriter writer_;
     bool guard_written_ = false;
+    // Writes without the memo: for fixed byte sequences (the version guard,
+    // the class registry) that are built once and reused in every stream.
+    bool unmemoized_ = false;
+
+public:
+    // The bytes of expression(pickler) written with no memo, for a protocol.
+    template <typename Write>
+    static std::string fixed_bytes(int protocol, Write&& expression) {
+        Session scratch(protocol, nullptr);
+        Pickler pickler(scratch, Overrides{});
+        pickler.unmemoized_ = true;
+        expression(pickler);
+        OutputBuffer& out = pickler.writer_.buffer();
+        return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+    }
+
+private:
     bool skip_persistent_once_ = false;
 };
 

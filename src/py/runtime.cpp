@@ -1,5 +1,10 @@
 #include "runtime.hpp"
 
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
 #include "pyref.hpp"
 
 namespace webpickle::py {
@@ -46,6 +51,39 @@ GlobalOpcodes read_global_opcodes() {
 }  // namespace
 
 const Runtime& runtime() { return g_runtime; }
+
+PyObject* name_of(const char* literal) {
+    static std::unordered_map<const char*, PyObject*> cache;
+    auto found = cache.find(literal);
+    if (found != cache.end()) return found->second;
+    PyObject* s = interned(literal);
+    cache.emplace(literal, s);
+    return s;
+}
+
+PyObject* stdlib_attr(const char* module, const char* attr) {
+    struct PairHash {
+        std::size_t operator()(const std::pair<const char*, const char*>& p) const {
+            return std::hash<const void*>()(p.first) * 31 + std::hash<const void*>()(p.second);
+        }
+    };
+    static std::unordered_map<std::pair<const char*, const char*>, PyObject*, PairHash> cache;
+    auto key = std::make_pair(module, attr);
+    auto found = cache.find(key);
+    if (found != cache.end()) return found->second;
+    Ref value = Ref::check(PyImport_ImportModule(module));
+    const char* start = attr;
+    while (true) {
+        const char* dot = std::strchr(start, '.');
+        std::string part = dot ? std::string(start, dot) : std::string(start);
+        value = Ref::check(PyObject_GetAttrString(value.get(), part.c_str()));
+        if (!dot) break;
+        start = dot + 1;
+    }
+    PyObject* kept = value.release();
+    cache.emplace(key, kept);
+    return kept;
+}
 
 void init_runtime() {
     Runtime& r = g_runtime;

@@ -47,6 +47,14 @@ struct Runtime {
     PyObject* s_add_note;
 };
 
+// An interned str for a string literal, made on first use and kept. Keyed by
+// the literal's address, so call it with literals only.
+PyObject* name_of(const char* literal);
+
+// module.attr (a dotted attr is followed) of a stdlib module, imported on
+// first use and kept. Literals only, as for name_of.
+PyObject* stdlib_attr(const char* module, const char* attr);
+
 // The runtime, initialised by init_runtime() when the module is imported.
 const Runtime& runtime();
 // Looks everything up; raises (PythonError) if the interpreter lacks something.

@@ -49,6 +49,10 @@ void Pickler::write_str_body(PyObject* obj) {
 }
 
 void Pickler::save_str(PyObject* obj) {
+    if (unmemoized_) {
+        write_str_body(obj);
+        return;
+    }
     std::uint32_t index = session_.contents().find(obj);
     if (index != ContentMemo::kMissing) {
         writer_.memo_get(index);

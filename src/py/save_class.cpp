@@ -247,19 +247,27 @@ void Pickler::push_class_registry() {
         writer_.memo_get(session_.registry_index());
         return;
     }
-    Ref dict_setdefault = Ref::check(PyObject_GetAttrString(reinterpret_cast<PyObject*>(&PyDict_Type), "setdefault"));
-    Ref vars = Ref::check(PyImport_ImportModuleAttrString("builtins", "vars"));
-    Ref module_type = Ref::borrow(reinterpret_cast<PyObject*>(&PyModule_Type));
-    Ref weak_values = Ref::check(PyImport_ImportModuleAttrString("weakref", "WeakValueDictionary"));
-    Ref name = Ref::check(PyUnicode_FromString(kRegistryModule));
-    Ref by_id = Ref::check(PyUnicode_FromString("by_id"));
+    static std::string cache[kHighestProtocol + 1];
+    std::string& bytes = cache[protocol()];
+    if (bytes.empty()) bytes = fixed_bytes(protocol(), [](Pickler& p) { p.write_class_registry_expression(); });
+    writer_.buffer().append(bytes.data(), bytes.size());
+    Ref placeholder = Ref::check(PyDict_New());
+    std::uint32_t index = session_.memo_add(placeholder.get());
+    writer_.memo_put(index);
+    session_.set_registry_index(index);
+}
 
-    save_global_as(dict_setdefault.get(), "builtins", "dict.setdefault");
-    save_global_as(vars.get(), "builtins", "vars");
-    save_global_as(dict_setdefault.get(), "builtins", "dict.setdefault");
-    save_global_as(runtime().sys_modules, "sys", "modules");
+void Pickler::write_class_registry_expression() {
+    auto global = [this](const char* module, const char* name) {
+        write_global_reference(name_of(module), name_of(name));
+    };
+    Ref name = Ref::check(PyUnicode_FromString(kRegistryModule));
+    global("builtins", "dict.setdefault");
+    global("builtins", "vars");
+    global("builtins", "dict.setdefault");
+    global("sys", "modules");
     save(name.get());
-    save_global_as(module_type.get(), "types", "ModuleType");
+    global("types", "ModuleType");
     save(name.get());
     writer_.opcode(op::TUPLE1);
     writer_.opcode(op::REDUCE);
@@ -267,16 +275,12 @@ void Pickler::push_class_registry() {
     writer_.opcode(op::REDUCE);  // the module
     writer_.opcode(op::TUPLE1);
     writer_.opcode(op::REDUCE);  // vars(module)
-    save(by_id.get());
-    save_global_as(weak_values.get(), "weakref", "WeakValueDictionary");
+    save(name_of("by_id"));
+    global("weakref", "WeakValueDictionary");
     writer_.opcode(op::EMPTY_TUPLE);
     writer_.opcode(op::REDUCE);
     writer_.opcode(op::TUPLE3);
     writer_.opcode(op::REDUCE);  // by_id
-    Ref placeholder = Ref::check(PyDict_New());
-    std::uint32_t index = session_.memo_add(placeholder.get());
-    writer_.memo_put(index);
-    session_.set_registry_index(index);
 }
 
 }  // namespace webpickle::py

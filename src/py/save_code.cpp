@@ -1,5 +1,7 @@
 // Code objects, modules by reference, and the version guard that every
 // stream carrying bytecode starts its by-value part with.
+#include <string>
+
 #include "pickler.hpp"
 #include "runtime.hpp"
 
@@ -28,7 +30,7 @@ void Pickler::save_code(PyObject* code) {
     save_global_as(reinterpret_cast<PyObject*>(&PyCode_Type), "types", "CodeType");
     writer_.opcode(op::MARK);
     for (const char* field : kCodeFields) {
-        Ref value = Ref::check(PyObject_GetAttrString(code, field));
+        Ref value = Ref::check(PyObject_GetAttr(code, name_of(field)));
         save(value.get());
     }
     writer_.opcode(op::TUPLE);
@@ -63,10 +65,17 @@ void Pickler::save_module(PyObject* module) {
 void Pickler::write_version_guard() {
     if (guard_written_) return;
     guard_written_ = true;
+    // The same bytes in every stream of a protocol: built once, no memo.
+    static std::string cache[kHighestProtocol + 1];
+    std::string& bytes = cache[protocol()];
+    if (bytes.empty())
+        bytes = fixed_bytes(protocol(), [](Pickler& p) { p.write_version_guard_expression(); });
+    writer_.buffer().append(bytes.data(), bytes.size());
+}
+
+void Pickler::write_version_guard_expression() {
     auto global = [this](const char* module, const char* name) {
-        Ref m = Ref::check(PyUnicode_InternFromString(module));
-        Ref n = Ref::check(PyUnicode_InternFromString(name));
-        write_global_reference(m.get(), n.get());
+        write_global_reference(name_of(module), name_of(name));
     };
     global("builtins", "dict.get");
     writer_.opcode(op::EMPTY_DICT);

@@ -191,9 +191,7 @@ void Pickler::write_toplevel_global(PyObject* module_name, PyObject* name) {
 
 void Pickler::save_global_as(PyObject* obj, const char* module, const char* qualname) {
     if (memo_get_if_present(obj)) return;
-    Ref module_name = Ref::check(PyUnicode_InternFromString(module));
-    Ref name = Ref::check(PyUnicode_InternFromString(qualname));
-    write_global_reference(module_name.get(), name.get());
+    write_global_reference(name_of(module), name_of(qualname));
     memoize(obj);
 }
 
