@@ -55,17 +55,23 @@ bool pickle_by_value(PyObject* obj) {
         Ref module_name = Ref::steal(module_attr);
         if (module_name && PyUnicode_Check(module_name.get())) {
             if (is_main_module_name(module_name.get())) return true;
-            // ... and one found under its name in a loaded module travels by
-            // reference unless its module was registered.
+            // ... as does one whose module is not loaded (made at run time:
+            // importing it on the other side would fail too) or that is not
+            // found under its name there. One found travels by reference,
+            // unless its module was registered.
             PyObject* module = nullptr;
             if (PyDict_GetItemRef(runtime().sys_modules, module_name.get(), &module) < 0) raise_error();
-            Ref owned_module = Ref::steal(module);
-            if (module != nullptr && PyUnicode_FindChar(name.get(), '.', 0, PY_SSIZE_T_MAX, 1) == -1) {
-                PyObject* value = nullptr;
-                if (PyObject_GetOptionalAttr(module, name.get(), &value) < 0) raise_error();
-                Ref owned_value = Ref::steal(value);
-                if (value == obj) return module_is_registered(module_name.get());
+            if (module == nullptr) return true;
+            Ref current = Ref::steal(module);
+            Ref parts = Ref::check(PyUnicode_Split(name.get(), name_of("."), -1));
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts.get()); ++i) {
+                PyObject* next = nullptr;
+                if (PyObject_GetOptionalAttr(current.get(), PyList_GET_ITEM(parts.get(), i), &next) < 0) raise_error();
+                if (next == nullptr) return true;
+                current = Ref::steal(next);
             }
+            if (current.get() != obj) return true;
+            return module_is_registered(module_name.get());
         }
     }
     // Everything else takes the stdlib's full lookup.

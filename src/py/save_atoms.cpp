@@ -81,7 +81,7 @@ void Pickler::save_bytes(PyObject* obj) {
     } else {
         // ... or with _codecs.encode(text, 'latin1'), as the stdlib does.
         Ref text = Ref::check(PyUnicode_DecodeLatin1(PyBytes_AS_STRING(obj), size, nullptr));
-        Ref encode = Ref::check(PyImport_ImportModuleAttrString("_codecs", "encode"));
+        Ref encode = Ref::borrow(stdlib_attr("_codecs", "encode"));
         Ref args = Ref::check(Py_BuildValue("(Os)", text.get(), "latin1"));
         save_reduce(encode.get(), args.get(), nullptr, nullptr, nullptr, nullptr, nullptr);
     }

@@ -38,11 +38,10 @@ bool name_in(PyObject* name, const char* const* list, std::size_t count) {
     return false;
 }
 
-Ref attribute(PyObject* obj, const char* name) { return Ref::check(PyObject_GetAttrString(obj, name)); }
+Ref attribute(PyObject* obj, const char* name) { return Ref::check(PyObject_GetAttr(obj, name_of(name))); }
 
 bool is_enum_class(PyObject* cls) {
-    Ref enum_type = Ref::check(PyImport_ImportModuleAttrString("enum", "EnumType"));
-    int result = PyObject_IsInstance(cls, enum_type.get());
+    int result = PyObject_IsInstance(cls, stdlib_attr("enum", "EnumType"));
     if (result < 0) raise_error();
     return result != 0;
 }
@@ -106,12 +105,12 @@ void Pickler::write_class_skeleton(PyObject* cls) {
 void Pickler::write_enum_skeleton(PyObject* cls) {
     // EnumBase(name, [(member, value), ...], module=..., qualname=..., type=mixin)
     Ref bases = attribute(cls, "__bases__");
-    Ref enum_type = Ref::check(PyImport_ImportModuleAttrString("enum", "EnumType"));
+    PyObject* enum_type = stdlib_attr("enum", "EnumType");
     PyObject* enum_base = nullptr;
     PyObject* mixin = nullptr;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(bases.get()); ++i) {
         PyObject* base = PyTuple_GET_ITEM(bases.get(), i);
-        int is_enum = PyObject_IsInstance(base, enum_type.get());
+        int is_enum = PyObject_IsInstance(base, enum_type);
         if (is_enum < 0) raise_error();
         if (is_enum) enum_base = base;
         else if (mixin == nullptr) mixin = base;
@@ -163,13 +162,11 @@ void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
     }
     if (items.empty()) return;
     // list(map(setattr, itertools.repeat(cls), names, values))
-    Ref setattr_fn = Ref::check(PyImport_ImportModuleAttrString("builtins", "setattr"));
-    Ref repeat = Ref::check(PyImport_ImportModuleAttrString("itertools", "repeat"));
     save_global_as(reinterpret_cast<PyObject*>(&PyList_Type), "builtins", "list");
     save_global_as(reinterpret_cast<PyObject*>(&PyMap_Type), "builtins", "map");
     writer_.opcode(op::MARK);
-    save_global_as(setattr_fn.get(), "builtins", "setattr");
-    save_global_as(repeat.get(), "itertools", "repeat");
+    save_global_as(stdlib_attr("builtins", "setattr"), "builtins", "setattr");
+    save_global_as(stdlib_attr("itertools", "repeat"), "itertools", "repeat");
     writer_.memo_get(session_.memo_find(cls));
     writer_.opcode(op::TUPLE1);
     writer_.opcode(op::REDUCE);
@@ -196,12 +193,11 @@ void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
 // Virtual subclasses registered with an ABC: abc.ABCMeta.register(cls, sub),
 // sorted by name so the stream does not depend on set order.
 void Pickler::write_abc_registrations(PyObject* cls, std::uint32_t index) {
-    Ref abc_meta = Ref::check(PyImport_ImportModuleAttrString("abc", "ABCMeta"));
-    int is_abc = PyObject_IsInstance(cls, abc_meta.get());
+    PyObject* abc_meta = stdlib_attr("abc", "ABCMeta");
+    int is_abc = PyObject_IsInstance(cls, abc_meta);
     if (is_abc < 0) raise_error();
     if (!is_abc) return;
-    Ref get_dump = Ref::check(PyImport_ImportModuleAttrString("abc", "_get_dump"));
-    Ref dump = Ref::check(PyObject_CallOneArg(get_dump.get(), cls));
+    Ref dump = Ref::check(PyObject_CallOneArg(stdlib_attr("abc", "_get_dump"), cls));
     Ref registry = Ref::check(PySequence_List(PyTuple_GET_ITEM(dump.get(), 0)));
     std::vector<std::pair<std::string, Ref>> subclasses;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(registry.get()); ++i) {
@@ -215,8 +211,7 @@ void Pickler::write_abc_registrations(PyObject* cls, std::uint32_t index) {
     }
     std::sort(subclasses.begin(), subclasses.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [name, sub] : subclasses) {
-        Ref register_fn = Ref::check(PyObject_GetAttrString(abc_meta.get(), "register"));
-        save_global_as(register_fn.get(), "abc", "ABCMeta.register");
+        save_global_as(stdlib_attr("abc", "ABCMeta.register"), "abc", "ABCMeta.register");
         writer_.memo_get(index);
         save(sub.get());
         writer_.opcode(op::TUPLE2);
@@ -228,9 +223,8 @@ void Pickler::write_abc_registrations(PyObject* cls, std::uint32_t index) {
 // cls = registry.setdefault(class_id, candidate); memo[index] = cls
 void Pickler::write_class_registration(PyObject* cls, std::uint32_t index) {
     Ref id = class_id_in_progress(cls) ? Ref::check(PyUnicode_FromString("")) : class_id_of(cls);
-    Ref setdefault = Ref::check(PyImport_ImportModuleAttrString("weakref", "WeakValueDictionary"));
-    setdefault = Ref::check(PyObject_GetAttrString(setdefault.get(), "setdefault"));
-    save_global_as(setdefault.get(), "weakref", "WeakValueDictionary.setdefault");
+    save_global_as(stdlib_attr("weakref", "WeakValueDictionary.setdefault"), "weakref",
+                   "WeakValueDictionary.setdefault");
     push_class_registry();
     save(id.get());
     writer_.memo_get(index);

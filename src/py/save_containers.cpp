@@ -84,8 +84,7 @@ void Pickler::save_dict(PyObject* obj) {
         auto found = session_.class_namespaces().find(obj);
         if (found != session_.class_namespaces().end()) {
             // A class's own namespace: vars(cls) on the loading side.
-            Ref vars = Ref::check(PyImport_ImportModuleAttrString("builtins", "vars"));
-            save_global_as(vars.get(), "builtins", "vars");
+            save_global_as(stdlib_attr("builtins", "vars"), "builtins", "vars");
             writer_.memo_get(session_.memo_find(found->second));
             writer_.opcode(op::TUPLE1);
             writer_.opcode(op::REDUCE);

@@ -34,7 +34,7 @@ const std::unordered_map<PyObject*, std::pair<const char*, const char*>>& identi
 bool Pickler::save_descriptor(PyObject* obj) {
     PyTypeObject* type = Py_TYPE(obj);
     if (type == &PyClassMethod_Type || type == &PyStaticMethod_Type) {
-        Ref func = Ref::check(PyObject_GetAttrString(obj, "__func__"));
+        Ref func = Ref::check(PyObject_GetAttr(obj, name_of("__func__")));
         Ref args = Ref::check(PyTuple_Pack(1, func.get()));
         save_reduce(reinterpret_cast<PyObject*>(type), args.get(), nullptr, nullptr, nullptr, nullptr, obj);
         return true;
@@ -43,7 +43,7 @@ bool Pickler::save_descriptor(PyObject* obj) {
         Ref args = Ref::check(PyTuple_New(4));
         const char* parts[] = {"fget", "fset", "fdel", "__doc__"};
         for (Py_ssize_t i = 0; i < 4; ++i)
-            PyTuple_SET_ITEM(args.get(), i, Ref::check(PyObject_GetAttrString(obj, parts[i])).release());
+            PyTuple_SET_ITEM(args.get(), i, Ref::check(PyObject_GetAttr(obj, name_of(parts[i]))).release());
         save_reduce(reinterpret_cast<PyObject*>(type), args.get(), nullptr, nullptr, nullptr, nullptr, obj);
         return true;
     }

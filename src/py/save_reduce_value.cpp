@@ -21,7 +21,7 @@ void save_part(PyObject* obj, const char* part, Save&& save) {
 
 // obj.__class__, which a proxy (weakref.proxy) forwards to its referent's class.
 bool is_class_of(PyObject* cls, PyObject* obj) {
-    Ref actual = Ref::check(PyObject_GetAttrString(obj, "__class__"));
+    Ref actual = Ref::check(PyObject_GetAttr(obj, name_of("__class__")));
     return actual.get() == cls;
 }
 
