@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "../core/version.hpp"
+#include "by_value_policy.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
 
@@ -48,6 +49,16 @@ PYBIND11_MODULE(_core, m) {
     m.attr("__version__") = WEBPICKLE_VERSION_STRING;
     m.attr("HIGHEST_PROTOCOL") = kHighestProtocol;
     m.attr("DEFAULT_PROTOCOL") = kHighestProtocol;
+    m.def(
+        "registered_modules",
+        []() {
+            try {
+                return pyb::reinterpret_borrow<pyb::set>(registered_by_value_modules());
+            } catch (PythonError&) {
+                throw pyb::error_already_set();
+            }
+        },
+        "The set of module names registered for pickling by value (shared with the C++ engine).");
     m.def("resolve_protocol", &resolve_protocol, pyb::arg("protocol"),
           "The protocol a Pickler uses for `protocol` (None or negative: 5); ValueError outside 2-5.");
 

@@ -19,7 +19,7 @@ void Session::clear_memo() {
     contents_.clear();
     globals_copies_.clear();
     registry_index_ = IdentityMemo::kMissing;
-    class_namespaces_.clear();
+    namespaces_.clear();
     // Release last: a decref may run arbitrary code that touches this session.
     std::vector<PyObject*> released;
     released.swap(kept_alive_);

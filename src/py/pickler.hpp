@@ -51,9 +51,10 @@ public:
     std::uint32_t memo_add(PyObject* obj);
     ContentMemo& contents() { return contents_; }
     std::unordered_map<PyObject*, GlobalsCopy>& globals_copies() { return globals_copies_; }
-    // Namespaces (tp_dict) of classes written by value -> their class. A
-    // class-body closure (__classdict__ of __annotate__) refers to it.
-    std::unordered_map<PyObject*, PyObject*>& class_namespaces() { return class_namespaces_; }
+    // Namespaces of classes and modules written by value (a class's
+    // tp_dict, a module's __dict__) -> their owner: such a dict is written
+    // as vars(owner) (a class body's __classdict__, a module's globals).
+    std::unordered_map<PyObject*, PyObject*>& namespaces() { return namespaces_; }
     // Memo index of the class registry in the loading process, once written.
     std::uint32_t registry_index() const { return registry_index_; }
     void set_registry_index(std::uint32_t index) { registry_index_ = index; }
@@ -68,7 +69,7 @@ private:
     std::vector<PyObject*> kept_alive_;  // every memoized object, owned
     std::unordered_map<PyObject*, GlobalsCopy> globals_copies_;
     std::uint32_t registry_index_ = IdentityMemo::kMissing;
-    std::unordered_map<PyObject*, PyObject*> class_namespaces_;  // kept alive through the memo
+    std::unordered_map<PyObject*, PyObject*> namespaces_;  // kept alive through the memo
 };
 
 // The stdlib's whichmodule(): the name of the module from which obj can be
@@ -144,7 +145,9 @@ public:
     bool save_function(PyObject* func);
     void save_code(PyObject* code);
     void save_cell(PyObject* cell);
-    void save_module(PyObject* module);
+    void save_module(PyObject* module);  // save_module.cpp
+    void save_module_by_value(PyObject* module);
+    void install_imported_modules(PyObject* code);
     void write_version_guard();
     void write_version_guard_expression();
     void save_interned_name(const char* text);

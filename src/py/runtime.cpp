@@ -106,6 +106,10 @@ void init_runtime() {
     r.newobj_name = interned("__newobj__");
     r.newobj_ex_name = interned("__newobj_ex__");
     r.global_opcodes = read_global_opcodes();
+    {
+        Ref opmap = Ref::steal(attribute_of("dis", "opmap"));
+        r.import_name_opcode = opcode_number(opmap.get(), "IMPORT_NAME");
+    }
     r.python_hexversion = PY_VERSION_HEX;
 
     r.s_reduce_ex = interned("__reduce_ex__");

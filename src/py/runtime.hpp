@@ -32,6 +32,7 @@ struct Runtime {
     PyObject* newobj_ex_name;         // "__newobj_ex__"
 
     GlobalOpcodes global_opcodes;     // read from `dis` at import
+    int import_name_opcode;
     unsigned long python_hexversion;
 
     // Interned attribute names.

@@ -74,7 +74,7 @@ void Pickler::save_class(PyObject* cls) {
     std::uint32_t index = session_.memo_add(cls);
     writer_.memo_put(index);
     writer_.opcode(op::POP);
-    session_.class_namespaces().emplace(reinterpret_cast<PyTypeObject*>(cls)->tp_dict, cls);
+    session_.namespaces().emplace(reinterpret_cast<PyTypeObject*>(cls)->tp_dict, cls);
     write_class_attributes(cls, is_enum);
     write_abc_registrations(cls, index);
     write_class_registration(cls, index);

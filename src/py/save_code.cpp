@@ -1,4 +1,4 @@
-// Code objects, modules by reference, and the version guard that every
+// Code objects, and the version guard that every
 // stream carrying bytecode starts its by-value part with.
 #include <string>
 
@@ -36,24 +36,6 @@ void Pickler::save_code(PyObject* code) {
     writer_.opcode(op::TUPLE);
     writer_.opcode(op::REDUCE);
     memoize(code);
-}
-
-void Pickler::save_module(PyObject* module) {
-    Ref name = Ref::check(PyModule_GetNameObject(module));
-    PyObject* registered = nullptr;
-    if (PyDict_GetItemRef(runtime().sys_modules, name.get(), &registered) < 0) raise_error();
-    Ref owned = Ref::steal(registered);
-    if (registered != module)
-        raise_format(runtime().PicklingError,
-                     "Can't pickle module %R by reference: it is not sys.modules[%R]; "
-                     "import it normally so the loading side can import it too",
-                     module, name.get());
-    // importlib.import_module(name): imports submodules too, unlike __import__.
-    save_global_as(runtime().import_module, "importlib", "import_module");
-    save(name.get());
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    memoize(module);
 }
 
 // Writes, once per stream and before the first code object:

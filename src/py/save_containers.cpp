@@ -80,9 +80,9 @@ void Pickler::save_list(PyObject* obj) {
 }
 
 void Pickler::save_dict(PyObject* obj) {
-    if (!session_.class_namespaces().empty()) {
-        auto found = session_.class_namespaces().find(obj);
-        if (found != session_.class_namespaces().end()) {
+    if (!session_.namespaces().empty()) {
+        auto found = session_.namespaces().find(obj);
+        if (found != session_.namespaces().end()) {
             // A class's own namespace: vars(cls) on the loading side.
             save_global_as(stdlib_attr("builtins", "vars"), "builtins", "vars");
             writer_.memo_get(session_.memo_find(found->second));

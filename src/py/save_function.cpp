@@ -23,6 +23,7 @@ bool Pickler::save_function(PyObject* func) {
         return false;
     }
     FunctionParts parts = FunctionParts::of(func);
+    install_imported_modules(parts.code.get());
     save_global_as(reinterpret_cast<PyObject*>(&PyFunction_Type), "types", "FunctionType");
     writer_.opcode(op::MARK);
     try {
@@ -112,6 +113,18 @@ std::uint32_t Pickler::push_globals_copy(PyObject* globals) {
     if (found != copies.end()) {
         writer_.memo_get(found->second.memo_index);
         return found->second.memo_index;
+    }
+    auto module = session_.namespaces().find(globals);
+    if (module != session_.namespaces().end()) {
+        // The globals of a module written by value are that module's dict.
+        save_dict(globals);  // writes vars(module)
+        Ref placeholder = Ref::check(PyDict_New());
+        std::uint32_t index = session_.memo_add(placeholder.get());
+        writer_.memo_put(index);
+        Py_INCREF(globals);
+        session_.keep_alive(globals);
+        copies.emplace(globals, GlobalsCopy{index, {}});
+        return index;
     }
     // A fresh dict on the loading side, shared by every function of this
     // module in the stream, filled with just the globals they use. Its memo

@@ -10,6 +10,7 @@ from pickle import HIGHEST_PROTOCOL, PicklingError, UnpicklingError, load, loads
 
 from . import _core
 from ._pickler import CloudPickler, Pickler, dump, dumps
+from ._registry import list_registry_pickle_by_value, register_pickle_by_value, unregister_pickle_by_value
 
 __version__ = _core.__version__
 DEFAULT_PROTOCOL = _core.DEFAULT_PROTOCOL
@@ -23,6 +24,9 @@ __all__ = [
     "UnpicklingError",
     "dump",
     "dumps",
+    "list_registry_pickle_by_value",
     "load",
     "loads",
+    "register_pickle_by_value",
+    "unregister_pickle_by_value",
 ]

@@ -1,0 +1,290 @@
+// WorkerPool: run webpickle task streams on a pool of workers, each with its
+// own Pyodide. Works on a page's main thread, inside a worker (nested
+// workers) and in Node (worker_threads). Types: pool.d.mts; wire format:
+// protocol.mjs; the worker side: worker.mjs.
+//
+//   const pool = await WorkerPool.start({ size: 2, indexURL: "/pyodide/" });
+//   const reply = await pool.call(stream, { buffers, timeout: 5000, signal });
+//   // reply = {payload: Uint8Array, buffers: ArrayBuffer[], raised: boolean}
+//   pool.terminate();
+//
+// Every call ends: with a reply (the task's result or its Python exception)
+// or with an Error named as in protocol.mjs's ErrorName.
+
+import { ErrorName, MessageType, errorFromWire, makeError } from "./protocol.mjs";
+import { spawnWorker } from "./spawn.mjs";
+
+/** The state of one worker slot, as reported by pool.workers. */
+const State = Object.freeze({ STARTING: "starting", IDLE: "idle", BUSY: "busy", FAILED: "failed" });
+
+function defaultSize() {
+  const cores = globalThis.navigator?.hardwareConcurrency;
+  return Number.isInteger(cores) && cores > 0 ? cores : 2;
+}
+
+/** indexURL etc. made absolute, because a worker started from a Blob URL cannot resolve relative ones. */
+function absolute(url) {
+  if (url === undefined || url === null) return url;
+  const base = globalThis.location?.href;
+  return base ? new URL(url, base).href : String(url);
+}
+
+export class WorkerPool {
+  #options;
+  #slots = [];
+  #queue = []; // tasks waiting for a worker, oldest first
+  #nextId = 1;
+  #terminated = false;
+  #broken = null; // the Error every call gets once no worker can start
+  #settleReady;
+
+  /**
+   * Start `options.size` workers in parallel and return at once; calls queue
+   * until a worker is ready. `pool.ready` settles when every worker has
+   * started (it rejects with the first start-up error). See pool.d.mts for
+   * every option and its default.
+   */
+  constructor(options = {}) {
+    if (!options.indexURL) {
+      throw new TypeError("WorkerPool: options.indexURL is required: pass the URL (or, in Node, the folder) " +
+        "that the page's own Pyodide was loaded from, e.g. pyodide's indexURL");
+    }
+    const size = options.size ?? defaultSize();
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`WorkerPool: size must be a positive integer, not ${size}`);
+    this.#options = {
+      ...options,
+      size,
+      indexURL: absolute(options.indexURL),
+      lockFileURL: absolute(options.lockFileURL),
+      packageBaseUrl: absolute(options.packageBaseUrl),
+      wheelURL: absolute(options.wheelURL),
+      workerURL: options.workerURL ?? new URL("./worker.mjs", import.meta.url),
+      spawn: options.spawn ?? spawnWorker,
+    };
+    this.ready = new Promise((resolve, reject) => { this.#settleReady = { resolve, reject, waiting: size }; });
+    this.ready.catch(() => {}); // reported through the promise; not an unhandled rejection
+    for (let index = 0; index < size; index++) {
+      this.#slots.push({ index, state: State.STARTING, port: null, task: null, startId: 0, readyMs: null });
+      this.#startWorker(this.#slots[index]);
+    }
+  }
+
+  /** Start a pool and resolve once every worker is ready; on failure terminate it and reject. */
+  static async start(options) {
+    const pool = new WorkerPool(options);
+    try {
+      await pool.ready;
+    } catch (error) {
+      pool.terminate();
+      throw error;
+    }
+    return pool;
+  }
+
+  get size() { return this.#slots.length; }
+
+  /** One entry per worker: {index, state, readyMs}; state is starting, idle, busy or failed. */
+  get workers() {
+    return this.#slots.map(({ index, state, readyMs }) => ({ index, state, readyMs }));
+  }
+
+  /** Tasks waiting for a worker. */
+  get queued() { return this.#queue.length; }
+
+  /**
+   * Run the task in `payload` (a webpickle stream of (function, args, kwargs))
+   * on the next free worker. `buffers` (its out-of-band buffers) are
+   * transferred: they are detached here once the task is sent. `timeout` is
+   * in milliseconds (default: options.timeout, else none).
+   */
+  call(payload, { buffers = [], timeout = this.#options.timeout, signal } = {}) {
+    if (!(payload instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("pool.call: payload must be a Uint8Array holding a webpickle stream"));
+    }
+    if (this.#terminated) return Promise.reject(makeError(ErrorName.TERMINATED, "the pool was terminated"));
+    if (this.#broken) return Promise.reject(this.#broken);
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return new Promise((resolve, reject) => {
+      const task = { id: this.#nextId++, payload, buffers: [...buffers], timeout, signal, resolve, reject, timer: null };
+      if (signal) {
+        task.onAbort = () => this.#abort(task);
+        signal.addEventListener("abort", task.onAbort, { once: true });
+      }
+      this.#queue.push(task);
+      this.#dispatch();
+    });
+  }
+
+  /** Stop every worker now; queued and running calls reject with PoolTerminatedError. */
+  terminate() {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    const error = makeError(ErrorName.TERMINATED, "the pool was terminated before the task finished");
+    for (const slot of this.#slots) {
+      slot.port?.terminate();
+      slot.port = null;
+      if (slot.task) this.#settle(slot.task, null, error);
+      slot.task = null;
+    }
+    for (const task of this.#queue.splice(0)) this.#settle(task, null, error);
+    this.#readyFailed(makeError(ErrorName.TERMINATED, "the pool was terminated while its workers were starting"));
+  }
+
+  // -- workers ---------------------------------------------------------------
+
+  #startWorker(slot) {
+    const o = this.#options;
+    slot.state = State.STARTING;
+    slot.startId = this.#nextId++;
+    let port;
+    try {
+      port = o.spawn(o.workerURL, `webpickle-worker-${slot.index}`);
+    } catch (error) {
+      this.#startFailed(slot, error);
+      return;
+    }
+    slot.port = port;
+    port.onmessage = (message) => { if (slot.port === port) this.#onMessage(slot, message); };
+    port.onerror = (error) => { if (slot.port === port) this.#onWorkerError(slot, error); };
+    port.post({
+      type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],
+      wheelURL: o.wheelURL, lockFileURL: o.lockFileURL, lockFileContents: o.lockFileContents,
+      packageBaseUrl: o.packageBaseUrl,
+    });
+  }
+
+  /** Stop the slot's worker and start another in its place. */
+  #replace(slot) {
+    slot.port?.terminate();
+    slot.port = null;
+    slot.task = null;
+    if (!this.#terminated) this.#startWorker(slot);
+  }
+
+  #onMessage(slot, message) {
+    const task = slot.task;
+    switch (message?.type) {
+      case MessageType.READY:
+        if (message.id !== slot.startId) return;
+        slot.state = State.IDLE;
+        slot.readyMs = message.ms;
+        this.#options.onWorkerReady?.({ index: slot.index, ms: message.ms });
+        if (--this.#settleReady.waiting === 0) this.#settleReady.resolve();
+        this.#dispatch();
+        return;
+      case MessageType.START_FAILED:
+        if (message.id === slot.startId) this.#startFailed(slot, errorFromWire(message.error));
+        return;
+      case MessageType.REPLY:
+      case MessageType.CALL_FAILED:
+        if (!task || message.id !== task.id) return; // from a task already given up on
+        slot.task = null;
+        slot.state = State.IDLE;
+        if (message.type === MessageType.REPLY) {
+          this.#settle(task, { payload: message.payload, buffers: message.buffers, raised: message.raised });
+        } else {
+          const cause = errorFromWire(message.error);
+          this.#settle(task, null, makeError(ErrorName.CALL, `the worker could not run the task: ${cause.message}`, cause));
+        }
+        this.#dispatch();
+        return;
+      case MessageType.CRASHED:
+        this.#onWorkerError(slot, errorFromWire(message.error));
+        return;
+      default:
+        this.#onWorkerError(slot, new Error(`unexpected message ${JSON.stringify(message?.type)} from the worker`));
+    }
+  }
+
+  /** The worker died or misbehaved: fail only its task, then replace it. */
+  #onWorkerError(slot, error) {
+    if (slot.state === State.STARTING) {
+      this.#startFailed(slot, error);
+      return;
+    }
+    const task = slot.task;
+    if (task) {
+      this.#settle(task, null, makeError(ErrorName.CRASHED,
+        `worker ${slot.index} died while running the task (${error?.message ?? error}); ` +
+        "it was replaced, and other tasks go on", error));
+    }
+    this.#options.onWorkerError?.({ index: slot.index, error });
+    this.#replace(slot);
+  }
+
+  #startFailed(slot, cause) {
+    slot.port?.terminate();
+    slot.port = null;
+    slot.state = State.FAILED;
+    const error = makeError(ErrorName.START, `worker ${slot.index} could not start: ${cause?.message ?? cause}`, cause);
+    this.#options.onWorkerError?.({ index: slot.index, error });
+    this.#readyFailed(error);
+    if (this.#slots.every((s) => s.state === State.FAILED)) {
+      // Nothing can run the queued tasks: end them rather than let them wait forever.
+      this.#broken = error;
+      for (const task of this.#queue.splice(0)) this.#settle(task, null, error);
+    }
+  }
+
+  #readyFailed(error) {
+    if (this.#settleReady.waiting > 0) {
+      this.#settleReady.waiting = 0;
+      this.#settleReady.reject(error);
+    }
+  }
+
+  // -- tasks -----------------------------------------------------------------
+
+  #dispatch() {
+    for (const slot of this.#slots) {
+      if (this.#queue.length === 0) return;
+      if (slot.state !== State.IDLE) continue;
+      const task = this.#queue.shift();
+      try {
+        slot.port.post({ type: MessageType.CALL, id: task.id, payload: task.payload, buffers: task.buffers },
+          task.buffers);
+      } catch (error) { // DataCloneError: a detached or shared buffer, say
+        this.#settle(task, null, error);
+        continue;
+      }
+      slot.state = State.BUSY;
+      slot.task = task;
+      if (task.timeout !== undefined && task.timeout !== null && Number.isFinite(task.timeout)) {
+        task.timer = setTimeout(() => this.#timedOut(slot, task), Math.max(0, task.timeout));
+      }
+    }
+  }
+
+  #timedOut(slot, task) {
+    if (slot.task !== task) return;
+    this.#settle(task, null, makeError(ErrorName.TIMEOUT,
+      `the task ran past its ${task.timeout} ms timeout; worker ${slot.index} was stopped and replaced`));
+    this.#replace(slot);
+    this.#dispatch();
+  }
+
+  #abort(task) {
+    const queuedAt = this.#queue.indexOf(task);
+    if (queuedAt !== -1) {
+      this.#queue.splice(queuedAt, 1);
+    } else {
+      const slot = this.#slots.find((s) => s.task === task);
+      if (!slot) return; // already finished
+      this.#replace(slot); // the only way to stop a running task
+    }
+    this.#settle(task, null, abortError(task.signal));
+  }
+
+  #settle(task, value, error) {
+    if (task.timer !== null) clearTimeout(task.timer);
+    task.signal?.removeEventListener("abort", task.onAbort);
+    if (error) task.reject(error);
+    else task.resolve(value);
+  }
+}
+
+function abortError(signal) {
+  const reason = signal?.reason;
+  if (reason instanceof Error && reason.name === ErrorName.ABORT) return reason;
+  return makeError(ErrorName.ABORT, `the task was aborted${reason === undefined ? "" : `: ${reason?.message ?? reason}`}`, reason);
+}

@@ -1,0 +1,65 @@
+// The wire format between WorkerPool (pool.mjs) and its workers (worker.mjs):
+// message types, error names, and how errors travel. Logic lives elsewhere.
+//
+// Every message is a plain object {type, id, ...}. `id` names the task (or
+// the start-up of one worker) the message is about, so a late message from a
+// worker that was already replaced can be recognised and dropped.
+//
+//   pool -> worker   INIT  {id, indexURL, packages, wheelURL?, lockFileURL?,
+//                           lockFileContents?, packageBaseUrl?}
+//                    CALL  {id, payload: Uint8Array, buffers: ArrayBuffer[]}
+//   worker -> pool   READY        {id, ms}            answers INIT
+//                    START_FAILED {id, error}         answers INIT; the worker is unusable
+//                    REPLY        {id, payload, buffers, raised}   answers CALL
+//                    CALL_FAILED  {id, error}         answers CALL; the worker is still usable
+//                    CRASHED      {id, error}         the runtime died (wasm trap, abort)
+//
+// A REPLY's payload is a webpickle stream of the task's result, or, when
+// `raised` is true, of the tuple (exception, traceback_text). Its buffers are
+// the stream's protocol-5 out-of-band buffers, in order, transferred.
+
+export const MessageType = Object.freeze({
+  INIT: "init",
+  CALL: "call",
+  READY: "ready",
+  START_FAILED: "start-failed",
+  REPLY: "reply",
+  CALL_FAILED: "call-failed",
+  CRASHED: "crashed",
+});
+
+/** The `name` of every Error the pool rejects a call with. */
+export const ErrorName = Object.freeze({
+  TIMEOUT: "TimeoutError", // the task ran past its timeout; its worker was replaced
+  ABORT: "AbortError", // the caller's AbortSignal fired
+  CRASHED: "WorkerCrashedError", // the worker's runtime died during the task
+  START: "WorkerStartError", // no worker could start (bad indexURL, missing wheel, ...)
+  TERMINATED: "PoolTerminatedError", // pool.terminate() ran before the task finished
+  CALL: "WorkerCallError", // the worker could not run the message (not the task's own error)
+});
+
+/** An Error with the given name; `cause` is kept when given. */
+export function makeError(name, message, cause) {
+  const error = new Error(message, cause === undefined ? undefined : { cause });
+  error.name = name;
+  return error;
+}
+
+/** What is posted for an error: {name, message, stack}, all strings. */
+export function errorToWire(error) {
+  if (error instanceof Error || (error && typeof error === "object" && "message" in error)) {
+    return {
+      name: String(error.name ?? "Error"),
+      message: String(error.message ?? ""),
+      stack: String(error.stack ?? ""),
+    };
+  }
+  return { name: "Error", message: String(error), stack: "" };
+}
+
+/** Rebuild an Error from {name, message, stack}; its stack is the remote one. */
+export function errorFromWire(wire) {
+  const error = makeError(wire?.name ?? "Error", wire?.message ?? "unknown error");
+  if (wire?.stack) error.stack = wire.stack;
+  return error;
+}
