@@ -11,8 +11,11 @@
 // Every call ends: with a reply (the task's result or its Python exception)
 // or with an Error named as in protocol.mjs's ErrorName.
 
-import { ErrorName, MessageType, errorFromWire, makeError } from "./protocol.mjs";
+import { ErrorName, MessageType, errorFromWire, makeError, transferList } from "./protocol.mjs";
 import { spawnWorker } from "./spawn.mjs";
+
+/** Buffers smaller than this are cheap to allocate: not worth keeping as spares. */
+const MIN_SPARE_BYTES = 1 << 20;
 
 /** The state of one worker slot, as reported by pool.workers. */
 const State = Object.freeze({ STARTING: "starting", IDLE: "idle", BUSY: "busy", FAILED: "failed" });
@@ -36,6 +39,8 @@ export class WorkerPool {
   #nextId = 1;
   #terminated = false;
   #broken = null; // the Error every call gets once no worker can start
+  #spares = []; // ArrayBuffers back from workers; takeBuffer() reuses them
+  #spareBytes = 0;
   #settleReady;
 
   /**
@@ -59,6 +64,7 @@ export class WorkerPool {
       packageBaseUrl: absolute(options.packageBaseUrl),
       wheelURL: absolute(options.wheelURL),
       workerURL: options.workerURL ?? new URL("./worker.mjs", import.meta.url),
+      spareBytes: options.spareBytes ?? 256 * 2 ** 20,
       spawn: options.spawn ?? spawnWorker,
     };
     this.ready = new Promise((resolve, reject) => { this.#settleReady = { resolve, reject, waiting: size }; });
@@ -93,19 +99,25 @@ export class WorkerPool {
 
   /**
    * Run the task in `payload` (a webpickle stream of (function, args, kwargs))
-   * on the next free worker. `buffers` (its out-of-band buffers) are
-   * transferred: they are detached here once the task is sent. `timeout` is
-   * in milliseconds (default: options.timeout, else none).
+   * on the next free worker. `buffers` (its out-of-band buffers, ArrayBuffers
+   * or Uint8Arrays) are transferred: detached here once the task is sent.
+   * `timeout` is in milliseconds (default: options.timeout, else none).
    */
   call(payload, { buffers = [], timeout = this.#options.timeout, signal } = {}) {
     if (!(payload instanceof Uint8Array)) {
       return Promise.reject(new TypeError("pool.call: payload must be a Uint8Array holding a webpickle stream"));
     }
+    const views = [];
+    for (const buffer of buffers) {
+      if (buffer instanceof ArrayBuffer) views.push(new Uint8Array(buffer));
+      else if (buffer instanceof Uint8Array) views.push(buffer);
+      else return Promise.reject(new TypeError("pool.call: buffers must be ArrayBuffers or Uint8Arrays"));
+    }
     if (this.#terminated) return Promise.reject(makeError(ErrorName.TERMINATED, "the pool was terminated"));
     if (this.#broken) return Promise.reject(this.#broken);
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolve, reject) => {
-      const task = { id: this.#nextId++, payload, buffers: [...buffers], timeout, signal, resolve, reject, timer: null };
+      const task = { id: this.#nextId++, payload, buffers: views, timeout, signal, resolve, reject, timer: null };
       if (signal) {
         task.onAbort = () => this.#abort(task);
         signal.addEventListener("abort", task.onAbort, { once: true });
@@ -113,6 +125,36 @@ export class WorkerPool {
       this.#queue.push(task);
       this.#dispatch();
     });
+  }
+
+  /**
+   * A Uint8Array of `byteLength` bytes to fill and pass in call()'s buffers:
+   * a view on a spare buffer a worker sent back when one fits, else a new
+   * one. Reusing memory matters for big buffers: a fresh allocation pays a
+   * page fault for every 4 KiB the first time it is written.
+   */
+  takeBuffer(byteLength) {
+    let best = -1;
+    for (let i = 0; i < this.#spares.length; i++) {
+      const size = this.#spares[i].byteLength;
+      if (size >= byteLength && size <= 2 * byteLength && (best === -1 || size < this.#spares[best].byteLength)) best = i;
+    }
+    if (best === -1) return new Uint8Array(byteLength);
+    const [spare] = this.#spares.splice(best, 1);
+    this.#spareBytes -= spare.byteLength;
+    return new Uint8Array(spare, 0, byteLength);
+  }
+
+  /** Give buffers whose contents are no longer needed (e.g. a reply's, once read) to takeBuffer(). */
+  recycle(buffers) {
+    for (const item of buffers ?? []) {
+      const buffer = item instanceof ArrayBuffer ? item : item?.buffer;
+      if (!(buffer instanceof ArrayBuffer) || buffer.detached || buffer.byteLength < MIN_SPARE_BYTES) continue;
+      if (this.#spares.includes(buffer)) continue;
+      this.#spares.push(buffer);
+      this.#spareBytes += buffer.byteLength;
+      while (this.#spareBytes > this.#options.spareBytes) this.#spareBytes -= this.#spares.shift().byteLength;
+    }
   }
 
   /** Stop every worker now; queued and running calls reject with PoolTerminatedError. */
@@ -180,6 +222,7 @@ export class WorkerPool {
         if (!task || message.id !== task.id) return; // from a task already given up on
         slot.task = null;
         slot.state = State.IDLE;
+        this.recycle(message.returned); // the call's own buffers, copied into the worker
         if (message.type === MessageType.REPLY) {
           this.#settle(task, { payload: message.payload, buffers: message.buffers, raised: message.raised });
         } else {
@@ -242,7 +285,7 @@ export class WorkerPool {
       const task = this.#queue.shift();
       try {
         slot.port.post({ type: MessageType.CALL, id: task.id, payload: task.payload, buffers: task.buffers },
-          task.buffers);
+          transferList(task.buffers));
       } catch (error) { // DataCloneError: a detached or shared buffer, say
         this.#settle(task, null, error);
         continue;

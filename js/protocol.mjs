@@ -7,16 +7,18 @@
 //
 //   pool -> worker   INIT  {id, indexURL, packages, wheelURL?, lockFileURL?,
 //                           lockFileContents?, packageBaseUrl?}
-//                    CALL  {id, payload: Uint8Array, buffers: ArrayBuffer[]}
+//                    CALL  {id, payload: Uint8Array, buffers: Uint8Array[]}
 //   worker -> pool   READY        {id, ms}            answers INIT
 //                    START_FAILED {id, error}         answers INIT; the worker is unusable
-//                    REPLY        {id, payload, buffers, raised}   answers CALL
-//                    CALL_FAILED  {id, error}         answers CALL; the worker is still usable
+//                    REPLY        {id, payload, buffers, raised, returned}   answers CALL
+//                    CALL_FAILED  {id, error, returned}   answers CALL; the worker is still usable
 //                    CRASHED      {id, error}         the runtime died (wasm trap, abort)
 //
 // A REPLY's payload is a webpickle stream of the task's result, or, when
-// `raised` is true, of the tuple (exception, traceback_text). Its buffers are
-// the stream's protocol-5 out-of-band buffers, in order, transferred.
+// `raised` is true, of the tuple (exception, traceback_text). `buffers` are a
+// stream's protocol-5 out-of-band buffers, in order. Buffers always move by
+// transfer (see transferList), never by structured-clone copy; `returned`
+// sends the CALL's buffers home once copied into the worker, for reuse.
 
 export const MessageType = Object.freeze({
   INIT: "init",
@@ -62,4 +64,13 @@ export function errorFromWire(wire) {
   const error = makeError(wire?.name ?? "Error", wire?.message ?? "unknown error");
   if (wire?.stack) error.stack = wire.stack;
   return error;
+}
+
+/** The distinct ArrayBuffers under `views`, for postMessage's transfer list (naming one twice throws). */
+export function transferList(views) {
+  const list = [];
+  for (const view of views) {
+    if (view?.buffer instanceof ArrayBuffer && !list.includes(view.buffer)) list.push(view.buffer);
+  }
+  return list;
 }

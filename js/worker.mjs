@@ -7,7 +7,7 @@
 // the wheel (webpickle/_js/) and starts it from a Blob URL, so its one import
 // must be an absolute URL there; workers.py rewrites it.
 
-import { MessageType, errorToWire } from "./protocol.mjs";
+import { MessageType, errorToWire, transferList } from "./protocol.mjs";
 
 const IS_NODE = typeof globalThis.process?.versions?.node === "string" &&
   typeof globalThis.WorkerGlobalScope === "undefined";
@@ -48,7 +48,7 @@ async function start(message) {
   return performance.now() - t0;
 }
 
-function call(message) {
+async function call(message) {
   if (!runtime) {
     post({ type: MessageType.CALL_FAILED, id: message.id,
       error: errorToWire(new Error("CALL before the worker was ready (a bug in the pool)")) });
@@ -57,6 +57,11 @@ function call(message) {
   let out;
   try {
     out = runtime.serve(message.payload, message.buffers);
+    if (typeof out?.then === "function") { // a coroutine function's task: a Python future
+      const future = out;
+      out = await future;
+      future.destroy();
+    }
   } catch (error) {
     // _serve catches every Python exception of the task, so an error here
     // means the runtime itself failed; after a fatal error it is unusable.
@@ -65,8 +70,10 @@ function call(message) {
     return;
   }
   const [payload, raised, buffers] = out;
-  post({ type: MessageType.REPLY, id: message.id, payload, raised, buffers },
-    [payload.buffer, ...buffers]);
+  // message.buffers were copied into Python: send them home for reuse.
+  const returned = message.buffers;
+  post({ type: MessageType.REPLY, id: message.id, payload, raised, buffers, returned },
+    transferList([payload, ...buffers, ...returned]));
 }
 
 function onMessage(message) {

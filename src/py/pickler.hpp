@@ -153,6 +153,7 @@ public:
     void save_interned_name(const char* text);
     void save_class(PyObject* cls);  // save_class.cpp
     bool save_descriptor(PyObject* obj);  // save_descriptors.cpp
+    bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
 
 private:
     void write_class_skeleton(PyObject* cls);

@@ -99,6 +99,7 @@ bool Pickler::save_uncommon(PyObject* obj) {
         save_class(obj);  // a class with a custom metaclass
         return false;
     }
+    if (save_plain_instance(obj)) return false;
     PyObject* reduce_ex = nullptr;
     if (PyObject_GetOptionalAttr(obj, runtime().s_reduce_ex, &reduce_ex) < 0) raise_error();
     Ref value;

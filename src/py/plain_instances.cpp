@@ -1,0 +1,127 @@
+// A fast path for instances of plain classes: when nothing overrides how
+// they pickle, object.__reduce_ex__(2+) would return
+//   (copyreg.__newobj__, (cls,), obj.__dict__ or None)
+// and the stdlib writes cls () NEWOBJ, then the dict and BUILD. We write
+// those bytes directly, without the Python-level call and the tuple it
+// builds. Whether a class qualifies is decided once per class and cached
+// under its version tag, which CPython changes whenever the class or one of
+// its bases is modified (a __reduce__ added later is noticed).
+#include <unordered_map>
+
+#include "pickler.hpp"
+#include "runtime.hpp"
+
+namespace webpickle::py {
+namespace {
+
+struct Verdict {
+    unsigned int version;
+    bool plain;
+};
+
+std::unordered_map<PyTypeObject*, Verdict>& verdicts() {
+    static std::unordered_map<PyTypeObject*, Verdict> cache;
+    return cache;
+}
+
+bool lookup_is(PyTypeObject* type, const char* name, PyObject* expected) {
+    PyObject* found = nullptr;
+    if (PyObject_GetOptionalAttr(reinterpret_cast<PyObject*>(type), name_of(name), &found) < 0) raise_error();
+    Ref owned = Ref::steal(found);
+    return found == expected;
+}
+
+bool decide(PyTypeObject* type) {
+    // A class made by a class statement: its instances are made by
+    // object.__new__ and keep their attributes in a managed __dict__ (C
+    // types, even heap ones like _thread.lock, fail one of these).
+    if (!PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE) || !PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT) ||
+        type->tp_itemsize != 0 || type->tp_new != PyBaseObject_Type.tp_new)
+        return false;
+    // Every class above it but object is a Python class without __slots__
+    // or a __class__ of its own (a built-in base pickles differently).
+    PyObject* mro = type->tp_mro;
+    Py_ssize_t n = PyTuple_GET_SIZE(mro);
+    if (PyTuple_GET_ITEM(mro, n - 1) != reinterpret_cast<PyObject*>(&PyBaseObject_Type)) return false;
+    for (Py_ssize_t i = 0; i + 1 < n; ++i) {
+        auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
+        if (!PyType_HasFeature(base, Py_TPFLAGS_HEAPTYPE)) return false;
+        for (const char* key : {"__slots__", "__class__", "__reduce_ex__", "__reduce__", "__getstate__",
+                                "__getnewargs_ex__", "__getnewargs__"}) {
+            int has = PyDict_Contains(base->tp_dict, name_of(key));
+            if (has < 0) raise_error();
+            if (has) return false;
+        }
+    }
+    return lookup_is(type, "__reduce_ex__", runtime().object_reduce_ex) &&
+           lookup_is(type, "__reduce__", runtime().object_reduce);
+}
+
+}  // namespace
+
+bool is_plain_instance_type(PyTypeObject* type) {
+    unsigned int version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
+    auto& cache = verdicts();
+    if (version != 0) {
+        auto found = cache.find(type);
+        if (found != cache.end() && found->second.version == version) return found->second.plain;
+    }
+    bool plain = decide(type);
+    if (version != 0) cache[type] = Verdict{version, plain};
+    return plain;
+}
+
+bool Pickler::save_plain_instance(PyObject* obj) {
+    PyTypeObject* type = Py_TYPE(obj);
+    if (!is_plain_instance_type(type)) return false;
+    PyObject** dict_ptr = _PyObject_GetDictPtr(obj);
+    PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
+    Ref state;
+    if (dict_ptr == nullptr || dict == nullptr) {
+        // Inline values (3.12+): materialise the dict as object.__getstate__ does.
+        state = Ref::check(PyObject_GenericGetDict(obj, nullptr));
+    } else {
+        state = Ref::borrow(dict);
+    }
+    // An instance attribute named like a reduce hook would be found first by
+    // the stdlib's getattr(obj, "__reduce_ex__"): leave such objects to it.
+    if (PyDict_GET_SIZE(state.get()) > 0) {
+        for (const char* key : {"__reduce_ex__", "__reduce__"}) {
+            int has = PyDict_Contains(state.get(), name_of(key));
+            if (has < 0) raise_error();
+            if (has) return false;
+        }
+    }
+    try {
+        try {
+            save(reinterpret_cast<PyObject*>(type));
+        } catch (PythonError&) {
+            note_current_error("when serializing %T class", obj);
+            throw;
+        }
+        writer_.opcode(op::EMPTY_TUPLE);
+        writer_.opcode(op::NEWOBJ);
+        std::uint32_t index = session_.memo_find(obj);
+        if (index != IdentityMemo::kMissing) {
+            writer_.opcode(op::POP);
+            writer_.memo_get(index);
+        } else {
+            memoize(obj);
+        }
+        if (PyDict_GET_SIZE(state.get()) > 0) {
+            try {
+                save(state.get());
+            } catch (PythonError&) {
+                note_current_error("when serializing %T state", obj);
+                throw;
+            }
+            writer_.opcode(op::BUILD);
+        }
+    } catch (PythonError&) {
+        note_current_error("when serializing %T object", obj);
+        throw;
+    }
+    return true;
+}
+
+}  // namespace webpickle::py

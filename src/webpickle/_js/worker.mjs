@@ -1,0 +1,1 @@
+../../../js/worker.mjs

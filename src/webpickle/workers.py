@@ -1,0 +1,474 @@
+"""Run Python functions in parallel in Web Workers, each with its own Pyodide.
+
+Inside Pyodide (a page, a worker such as JupyterLite's kernel, or Node)::
+
+    from webpickle.workers import WorkerPool
+
+    async with WorkerPool(2) as pool:
+        r = await pool.submit(fn, *args, **kwargs)
+        rs = await pool.map(fn, items, chunksize=1, timeout=None, progress=None)
+        async for r in pool.imap_unordered(fn, items):
+            ...
+
+Functions, arguments, results and exceptions travel by value as webpickle
+streams. Protocol-5 buffers (pickle.PickleBuffer, NumPy arrays) travel as
+transferred ArrayBuffers: copied once out of this Pyodide's memory and once
+into the worker's. The JavaScript side is the ES module in _js/ (the
+project's js/ folder), started from Blob URLs, so the wheel is all a page
+needs; workers load Pyodide from this Pyodide's indexURL and webpickle from
+wherever this Pyodide installed it.
+
+Pickle is code execution: workers run whatever this Pyodide sends them. Never
+relay streams that came from anywhere else.
+"""
+
+import asyncio
+import pickle
+import re
+import sys
+import traceback
+
+import webpickle
+
+__all__ = ["RemoteTraceback", "WorkerCrashedError", "WorkerError", "WorkerPool", "WorkerStartError"]
+
+
+class WorkerError(RuntimeError):
+    """A worker could not run a task (not an exception raised by the task itself)."""
+
+
+class WorkerCrashedError(WorkerError):
+    """The worker's runtime died while running the task (a wasm trap, an abort); it was replaced."""
+
+
+class WorkerStartError(WorkerError):
+    """No worker could start: Pyodide, webpickle or a requested package failed to load in it."""
+
+
+class RemoteTraceback(Exception):
+    """The worker's traceback of a task's exception, as text; set as that exception's __cause__."""
+
+    def __str__(self):
+        return "\n" + "".join(self.args)
+
+
+# Buffers (and bytes) this runtime copied to and from JavaScript; tests count copies with it.
+stats = {"copied_out": 0, "bytes_out": 0, "copied_in": 0, "bytes_in": 0}
+
+
+def _copy_out(view, take_buffer=None):
+    """Copy a contiguous buffer out of this Pyodide's memory into a JS Uint8Array: one copy."""
+    import js
+
+    target = take_buffer(view.nbytes) if take_buffer else js.Uint8Array.new(view.nbytes)
+    target.assign(view)
+    stats["copied_out"] += 1
+    stats["bytes_out"] += view.nbytes
+    return target
+
+
+def _copy_in(array):
+    """Copy a JS Uint8Array into this Pyodide's memory, as a writable memoryview: one copy."""
+    view = array.to_memoryview()
+    stats["copied_in"] += 1
+    stats["bytes_in"] += view.nbytes
+    return view
+
+
+def _dumps(obj, take_buffer=None):
+    """obj as (a JS Uint8Array stream, [its out-of-band buffers as JS Uint8Arrays])."""
+    from pyodide.ffi import to_js
+
+    buffers = []
+
+    def out_of_band(picklebuffer):
+        buffers.append(_copy_out(picklebuffer.raw(), take_buffer))
+        return False
+
+    return to_js(webpickle.dumps(obj, protocol=5, buffer_callback=out_of_band)), buffers
+
+
+def _loads(payload, buffers):
+    return pickle.loads(payload.to_bytes(), buffers=[_copy_in(b) for b in buffers])
+
+
+# -- in the worker --------------------------------------------------------------
+
+
+def _serve(payload, buffers):
+    """Run one task; worker.mjs calls this for each CALL message.
+
+    Returns the JS array [stream, raised, buffers], or an awaitable of it when
+    the function is a coroutine function. Every exception of the task,
+    SystemExit included, is caught and sent back with its traceback text.
+    """
+    try:
+        function, args, kwargs = _loads(payload, buffers)
+        result = function(*args, **kwargs)
+    except BaseException as exc:
+        return _reply_failure(exc)
+    if asyncio.iscoroutine(result):
+        return asyncio.ensure_future(_finish(result))
+    return _reply_value(result)
+
+
+async def _finish(coroutine):
+    try:
+        result = await coroutine
+    except BaseException as exc:
+        return _reply_failure(exc)
+    return _reply_value(result)
+
+
+def _reply(obj, raised):
+    from pyodide.ffi import to_js
+
+    stream, buffers = _dumps(obj)
+    return to_js([stream, raised, buffers])
+
+
+def _reply_value(result):
+    try:
+        return _reply(result, False)
+    except Exception as exc:
+        problem = pickle.PicklingError(
+            f"the task's result, a {type(result).__qualname__}, could not be pickled to be sent back: {exc}")
+        problem.__cause__ = exc
+        return _reply_failure(problem)
+
+
+def _reply_failure(exc):
+    """Send back (exc, its traceback text); one that cannot make the trip becomes a WorkerError."""
+    text = "".join(traceback.format_exception(exc))
+    try:
+        # Loading it here as well catches exception classes whose __init__
+        # rejects their own args, while the type and the traceback are at hand.
+        pickle.loads(webpickle.dumps((exc, text), protocol=5))
+    except Exception as problem:
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        exc = WorkerError(f"the task raised {kind}: {exc} (it could not be sent back by value: {problem})")
+    return _reply((exc, text), True)
+
+
+def _apply_chunk(function, items):
+    """map()'s chunks: run function over several items in one task."""
+    return [function(item) for item in items]
+
+
+# -- the JavaScript side, loaded from the wheel --------------------------------
+
+_JS_FILES = ("protocol.mjs", "spawn.mjs", "pool.mjs", "worker.mjs")  # each after what it imports
+_RELATIVE_IMPORT = re.compile(r'(\bfrom\s+)"\./([\w.-]+\.mjs)"')
+_BRIDGE = """({
+  // Node cannot import blob: URLs, and a data: URL worker in a browser has an
+  // opaque origin (it could not fetch Pyodide), so each gets its own kind.
+  moduleURL(text) {
+    const node = typeof process === "object" && typeof process.versions?.node === "string" &&
+      typeof WorkerGlobalScope === "undefined" && typeof window === "undefined";
+    return node ? "data:text/javascript," + encodeURIComponent(text)
+                : URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+  },
+  load: (url) => import(url),
+  call: (pool, payload, buffers, timeout, signal) =>
+    pool.call(payload, { buffers: buffers ?? [], timeout: timeout ?? undefined, signal }),
+})"""
+_javascript_loaded = None
+
+
+async def _javascript():
+    """(bridge, the pool module, the worker script's URL), loaded once per runtime."""
+    global _javascript_loaded
+    if _javascript_loaded is None:
+        _javascript_loaded = asyncio.ensure_future(_load_javascript())
+    return await _javascript_loaded
+
+
+async def _load_javascript():
+    from importlib.resources import files
+
+    from pyodide.code import run_js
+
+    bridge = run_js(_BRIDGE)
+    urls = {}
+    for name in _JS_FILES:
+        text = (files(__package__) / "_js" / name).read_text(encoding="utf-8")
+        # A module started from a Blob URL cannot resolve "./x.mjs": point it at x's own URL.
+        text = _RELATIVE_IMPORT.sub(lambda m: f'{m[1]}"{urls[m[2]]}"', text)
+        urls[name] = bridge.moduleURL(text)
+    return bridge, await bridge.load(urls["pool.mjs"]), urls["worker.mjs"]
+
+
+def _sources(index_url, wheel_url):
+    """Where workers get Pyodide and webpickle: from where this runtime got them."""
+    import pyodide_js
+
+    config = getattr(getattr(pyodide_js, "_api", None), "config", None)  # private: feature-detected
+    options = {
+        "indexURL": index_url or getattr(config, "indexURL", None) or pyodide_js.lockfileBaseUrl,
+        # The same lock file, so packages=... resolve as they do here.
+        "lockFileContents": pyodide_js.lockfile,
+        "packageBaseUrl": pyodide_js.lockfileBaseUrl,
+    }
+    source = wheel_url or getattr(pyodide_js.loadedPackages, "webpickle", None)
+    if source and source != "default channel":
+        if "/" not in source and not source.endswith(".whl"):
+            raise WorkerStartError(
+                f"webpickle was installed from {source!r}, which workers cannot load it from: "
+                "pass WorkerPool(wheel_url=...) with the URL of the webpickle wheel")
+        options["wheelURL"] = source
+    return options
+
+
+
+# -- the pool -------------------------------------------------------------------
+
+_POOL_DEFAULT = object()  # map()/imap_unordered() timeout: the pool's own
+
+
+class WorkerPool:
+    """A pool of Web Workers (Node worker threads under Node), each with its own Pyodide.
+
+    size: number of workers (default: navigator.hardwareConcurrency, else 2).
+    index_url: where workers load Pyodide from (default: this Pyodide's indexURL).
+    packages: more Pyodide packages each worker loads, by name, from this
+        Pyodide's lock file (webpickle itself is always loaded).
+    timeout: seconds a task may run (default None: no limit). A task past it
+        raises TimeoutError; its worker is stopped and replaced.
+    wheel_url: where workers load webpickle from (default: where this
+        Pyodide installed it from).
+
+    Workers start at once, in parallel; tasks queue until one is free.
+    """
+
+    def __init__(self, size=None, *, index_url=None, packages=(), timeout=None, wheel_url=None):
+        if sys.platform != "emscripten":
+            raise RuntimeError("webpickle.workers.WorkerPool runs inside Pyodide (a page, a worker or Node); "
+                               "in CPython use concurrent.futures with webpickle instead")
+        if size is not None and (not isinstance(size, int) or size < 1):
+            raise ValueError(f"size must be a positive int or None, not {size!r}")
+        self._timeout = _check_timeout(timeout)
+        self._js = None  # the JS WorkerPool, once the module is loaded
+        self._bridge = None
+        self._closed = False
+        self._waiting = []  # tasks submitted before the JS pool existed
+        self._pending = set()  # futures not done yet
+        options = _sources(index_url, wheel_url)
+        options["packages"] = list(packages)
+        if size is not None:
+            options["size"] = size
+        self._started = asyncio.ensure_future(self._start(options))
+        self._started.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "never retrieved"
+
+    async def _start(self, options):
+        import js
+        from pyodide.ffi import JsException, to_js
+
+        try:
+            self._bridge, module, options["workerURL"] = await _javascript()
+            if self._closed:
+                return
+            self._js = module.WorkerPool.new(to_js(options, dict_converter=js.Object.fromEntries))
+        except BaseException as exc:
+            # Without a JS pool nothing will ever run the queued tasks: end them.
+            for future, *_ in self._waiting:
+                if not future.done():
+                    future.set_exception(WorkerStartError(f"the worker pool could not be created: {exc!r}"))
+            self._waiting.clear()
+            raise
+        for task in self._waiting:
+            self._send(*task)
+        self._waiting.clear()
+        try:
+            await self._js.ready
+        except JsException as exc:
+            raise _python_error(exc) from None
+
+    async def ready(self):
+        """Wait until every worker has started; raises WorkerStartError if one could not."""
+        await asyncio.shield(self._started)
+
+    @property
+    def workers(self):
+        """One dict per worker: index, state (starting, idle, busy, failed), ready_s (start-up time)."""
+        if self._js is None:
+            return []
+        return [{"index": w.index, "state": w.state, "ready_s": None if w.readyMs is None else w.readyMs / 1000}
+                for w in self._js.workers]
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Run fn(*args, **kwargs) in a worker; returns an asyncio future of its result.
+
+        Cancelling the future removes a queued task, and stops (and replaces)
+        the worker of a running one.
+        """
+        return self._submit(fn, args, kwargs, self._timeout)
+
+    def _submit(self, fn, args, kwargs, timeout):
+        if self._closed:
+            raise RuntimeError("cannot submit to a WorkerPool after shutdown()")
+        if self._js is None and self._started.done() and not self._started.cancelled():
+            raise WorkerStartError(f"the worker pool could not be created: {self._started.exception()!r}")
+        future = asyncio.get_event_loop().create_future()
+        try:
+            payload, buffers = _dumps((fn, args, kwargs), self._js.takeBuffer if self._js else None)
+        except Exception as exc:
+            future.set_exception(exc)
+            return future
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+        if self._js is None:
+            self._waiting.append((future, payload, buffers, timeout))
+        else:
+            self._send(future, payload, buffers, timeout)
+        return future
+
+    def _send(self, future, payload, buffers, timeout):
+        import js
+        from pyodide.ffi import to_js
+
+        if future.done():  # cancelled while waiting for the JS pool
+            return
+        controller = js.AbortController.new()
+        promise = self._bridge.call(self._js, payload, to_js(buffers) if buffers else None,
+                                    None if timeout is None else timeout * 1000, controller.signal)
+        promise.then(lambda reply: self._on_reply(future, reply), lambda error: self._on_error(future, error))
+        future.add_done_callback(lambda f: f.cancelled() and controller.abort())
+
+    def _on_reply(self, future, reply):
+        try:
+            if future.done():
+                return
+            try:
+                value = _loads(reply.payload, reply.buffers)
+            except Exception as exc:
+                future.set_exception(WorkerError(f"the task's reply could not be unpickled here: {exc!r}"))
+                return
+            if not reply.raised:
+                future.set_result(value)
+                return
+            exc, text = value
+            exc.__cause__ = RemoteTraceback(text)
+            future.set_exception(exc if not isinstance(exc, StopIteration) else WorkerError(repr(exc)))
+        finally:
+            self._js.recycle(reply.buffers)  # their memory is reused for the next big arguments
+
+    def _on_error(self, future, error):
+        if future.done():
+            return
+        problem = _python_error(error)
+        if problem is None:
+            future.cancel()
+        else:
+            future.set_exception(problem)
+
+    async def map(self, fn, items, *, chunksize=1, timeout=_POOL_DEFAULT, progress=None):
+        """[fn(item) for item in items], computed in the workers; results in order.
+
+        chunksize items go to a worker per task. timeout is per task, in
+        seconds (default: the pool's). progress(done, total) is called as
+        items finish; progress=True prints a text bar. On the first error the
+        remaining tasks are cancelled and the error is raised.
+        """
+        futures, sizes = self._submit_all(fn, items, chunksize, timeout, progress)
+        results = []
+        try:
+            for future in futures:
+                result = await future
+                if chunksize > 1:
+                    results.extend(result)
+                else:
+                    results.append(result)
+        finally:
+            for future in futures:
+                future.cancel()  # a no-op for the finished ones
+        return results
+
+    async def imap_unordered(self, fn, items, *, chunksize=1, timeout=_POOL_DEFAULT, progress=None):
+        """Yield fn(item) for each item as the workers finish them (options as for map)."""
+        futures, sizes = self._submit_all(fn, items, chunksize, timeout, progress)
+        try:
+            for next_done in asyncio.as_completed(futures):
+                result = await next_done
+                if chunksize > 1:
+                    for item in result:
+                        yield item
+                else:
+                    yield result
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def _submit_all(self, fn, items, chunksize, timeout, progress):
+        if not isinstance(chunksize, int) or chunksize < 1:
+            raise ValueError(f"chunksize must be a positive int, not {chunksize!r}")
+        timeout = self._timeout if timeout is _POOL_DEFAULT else _check_timeout(timeout)
+        if chunksize == 1:
+            futures = [self._submit(fn, (item,), {}, timeout) for item in items]
+            sizes = [1] * len(futures)
+        else:
+            items = list(items)
+            chunks = [items[i:i + chunksize] for i in range(0, len(items), chunksize)]
+            futures = [self._submit(_apply_chunk, (fn, chunk), {}, timeout) for chunk in chunks]
+            sizes = [len(chunk) for chunk in chunks]
+        report = _TextProgress() if progress is True else progress
+        if report:
+            total, done = sum(sizes), [0]
+            report(0, total)
+
+            def finished(future, n):
+                done[0] += n
+                report(done[0], total)
+
+            for future, n in zip(futures, sizes):
+                future.add_done_callback(lambda f, n=n: finished(f, n))
+        return futures, sizes
+
+    def shutdown(self):
+        """Stop every worker now; tasks not finished are cancelled."""
+        self._closed = True
+        if self._js is not None:
+            self._js.terminate()
+        for future, *_ in self._waiting:
+            future.cancel()
+        self._waiting.clear()
+        self._started.cancel()
+
+    async def __aenter__(self):
+        try:
+            await self.ready()
+        except BaseException:
+            self.shutdown()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        # Leaving normally waits for what was submitted; leaving on an error does not.
+        if exc_type is None and self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        self.shutdown()
+
+
+def _check_timeout(timeout):
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+    return timeout
+
+
+def _python_error(error):
+    """The Python exception for a JS pool rejection (None: the task was cancelled)."""
+    name, message = getattr(error, "name", ""), getattr(error, "message", str(error))
+    if name in ("AbortError", "PoolTerminatedError"):
+        return None
+    kind = {"TimeoutError": TimeoutError, "WorkerCrashedError": WorkerCrashedError,
+            "WorkerStartError": WorkerStartError}.get(name)
+    return kind(message) if kind else WorkerError(f"{name}: {message}")
+
+
+class _TextProgress:
+    """progress=True: a one-line text bar, redrawn in place (works in notebooks too)."""
+
+    def __call__(self, done, total):
+        width = 30
+        filled = width * done // total if total else width
+        end = "\n" if done >= total else ""
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stdout, flush=True)
