@@ -37,7 +37,9 @@ function spawnWebWorker(url, name) {
 }
 
 function spawnNodeThread(url, name) {
-  const worker = new NodeWorker(url, { name });
+  // Node takes paths, or URL objects (not strings) for file: and data: URLs.
+  const target = typeof url === "string" && /^(data|file):/.test(url) ? new URL(url) : url;
+  const worker = new NodeWorker(target, { name });
   let terminated = false;
   const port = {
     post: (message, transfer) => worker.postMessage(message, transfer),

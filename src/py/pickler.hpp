@@ -154,6 +154,10 @@ public:
     void save_class(PyObject* cls);  // save_class.cpp
     bool save_descriptor(PyObject* obj);  // save_descriptors.cpp
     bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
+    bool save_special(PyObject* obj);         // save_special.cpp
+    bool save_dict_view(PyObject* obj);
+    bool save_typing_variable(PyObject* obj);
+    void save_text_file(PyObject* file);
 
 private:
     void write_class_skeleton(PyObject* cls);

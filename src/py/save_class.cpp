@@ -59,7 +59,9 @@ bool is_own_descriptor(PyObject* cls, PyObject* value) {
 }  // namespace
 
 void Pickler::save_class(PyObject* cls) {
-    if (!pickle_by_value(cls)) {
+    // Only classes made by Python code can be rebuilt from their namespace;
+    // a built-in or C type that cannot be found by name gets the stdlib's error.
+    if (!PyType_HasFeature(reinterpret_cast<PyTypeObject*>(cls), Py_TPFLAGS_HEAPTYPE) || !pickle_by_value(cls)) {
         save_global(cls, nullptr);
         return;
     }

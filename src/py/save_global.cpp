@@ -1,6 +1,7 @@
 // References to module attributes (classes, functions, stdlib helpers) by
 // qualified name, with the stdlib's lookup rules and error messages.
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "pickler.hpp"
@@ -195,6 +196,38 @@ void Pickler::save_global_as(PyObject* obj, const char* module, const char* qual
     memoize(obj);
 }
 
+// The name in the types module of a built-in type that builtins lacks
+// (types.FunctionType for <class 'function'>), or null.
+static const char* types_module_name(PyObject* type) {
+    static const std::unordered_map<PyObject*, const char*> table = [] {
+        std::unordered_map<PyObject*, const char*> built;
+        Ref types_module = Ref::check(PyImport_ImportModule("types"));
+        Ref builtins = Ref::check(PyImport_ImportModule("builtins"));
+        for (const char* name :
+             {"FunctionType", "CodeType", "CellType", "MethodType", "BuiltinFunctionType", "WrapperDescriptorType",
+              "MethodWrapperType", "MethodDescriptorType", "ClassMethodDescriptorType", "ModuleType",
+              "MappingProxyType", "GeneratorType", "CoroutineType", "AsyncGeneratorType", "FrameType",
+              "TracebackType", "GetSetDescriptorType", "MemberDescriptorType", "SimpleNamespace", "CapsuleType"}) {
+            PyObject* value = nullptr;
+            if (PyObject_GetOptionalAttrString(types_module.get(), name, &value) < 0) raise_error();
+            if (value == nullptr || !PyType_Check(value)) {
+                Py_XDECREF(value);
+                continue;
+            }
+            // Only types builtins has no name for: `int` stays builtins.int.
+            PyObject* same = nullptr;
+            Ref qualname = Ref::check(PyObject_GetAttr(value, runtime().s_qualname));
+            if (PyObject_GetOptionalAttr(builtins.get(), qualname.get(), &same) < 0) raise_error();
+            Ref owned_same = Ref::steal(same);
+            if (same != value) built.emplace(value, name);  // the reference is kept for the process's life
+            else Py_DECREF(value);
+        }
+        return built;
+    }();
+    auto found = table.find(type);
+    return found == table.end() ? nullptr : found->second;
+}
+
 void Pickler::save_type(PyObject* obj) {
     // The types of the singletons have no importable name: type(None) etc.
     PyObject* singleton = nullptr;
@@ -204,6 +237,12 @@ void Pickler::save_type(PyObject* obj) {
     if (singleton != nullptr) {
         Ref args = Ref::check(PyTuple_Pack(1, singleton));
         save_reduce(reinterpret_cast<PyObject*>(&PyType_Type), args.get(), nullptr, nullptr, nullptr, nullptr, obj);
+        return;
+    }
+    // Built-in types without a name in builtins (function, code, cell, ...)
+    // have one in the types module: types.FunctionType.
+    if (const char* name = types_module_name(obj)) {
+        save_global_as(obj, "types", name);
         return;
     }
     save_class(obj);

@@ -88,7 +88,7 @@ bool Pickler::save_uncommon(PyObject* obj) {
         save_module(obj);
         return false;
     }
-    if (save_descriptor(obj)) return false;
+    if (save_descriptor(obj) || save_special(obj)) return false;
     PyObject* table = overrides_.dispatch_table ? overrides_.dispatch_table : runtime().copyreg_dispatch_table;
     if (Ref reducer = mapping_get(table, reinterpret_cast<PyObject*>(type))) {
         Ref value = Ref::check(PyObject_CallOneArg(reducer.get(), obj));
