@@ -108,10 +108,15 @@ export class WorkerPool {
       return Promise.reject(new TypeError("pool.call: payload must be a Uint8Array holding a webpickle stream"));
     }
     const views = [];
-    for (const buffer of buffers) {
-      if (buffer instanceof ArrayBuffer) views.push(new Uint8Array(buffer));
-      else if (buffer instanceof Uint8Array) views.push(buffer);
-      else return Promise.reject(new TypeError("pool.call: buffers must be ArrayBuffers or Uint8Arrays"));
+    for (const [i, buffer] of [...buffers].entries()) {
+      if (!(buffer instanceof ArrayBuffer || buffer instanceof Uint8Array)) {
+        return Promise.reject(new TypeError(`pool.call: buffers[${i}] is not an ArrayBuffer or a Uint8Array`));
+      }
+      if ((buffer.buffer ?? buffer).detached) {
+        return Promise.reject(new TypeError(`pool.call: buffers[${i}] is detached: it was transferred ` +
+          "already (by an earlier call?); pass a fresh buffer"));
+      }
+      views.push(buffer instanceof ArrayBuffer ? new Uint8Array(buffer) : buffer);
     }
     if (this.#terminated) return Promise.reject(makeError(ErrorName.TERMINATED, "the pool was terminated"));
     if (this.#broken) return Promise.reject(this.#broken);
@@ -248,7 +253,7 @@ export class WorkerPool {
     const task = slot.task;
     if (task) {
       this.#settle(task, null, makeError(ErrorName.CRASHED,
-        `worker ${slot.index} died while running the task (${error?.message ?? error}); ` +
+        `worker ${slot.index} died while running the task (${describe(error)}); ` +
         "it was replaced, and other tasks go on", error));
     }
     this.#options.onWorkerError?.({ index: slot.index, error });
@@ -259,7 +264,7 @@ export class WorkerPool {
     slot.port?.terminate();
     slot.port = null;
     slot.state = State.FAILED;
-    const error = makeError(ErrorName.START, `worker ${slot.index} could not start: ${cause?.message ?? cause}`, cause);
+    const error = makeError(ErrorName.START, `worker ${slot.index} could not start: ${describe(cause)}`, cause);
     this.#options.onWorkerError?.({ index: slot.index, error });
     this.#readyFailed(error);
     if (this.#slots.every((s) => s.state === State.FAILED)) {
@@ -324,6 +329,12 @@ export class WorkerPool {
     if (error) task.reject(error);
     else task.resolve(value);
   }
+}
+
+/** "Name: message" of an error, for messages that wrap it. */
+function describe(error) {
+  if (!(error instanceof Error)) return String(error);
+  return error.name && error.name !== "Error" ? `${error.name}: ${error.message}` : error.message;
 }
 
 function abortError(signal) {

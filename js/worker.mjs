@@ -27,7 +27,10 @@ async function moduleURL(indexURL, name) {
 async function start(message) {
   const t0 = performance.now();
   const { loadPyodide } = await import(await moduleURL(message.indexURL, "pyodide.mjs"));
-  const config = { indexURL: message.indexURL };
+  // Through console: Pyodide's default writes to process.stdout's fd in Node,
+  // which worker threads do not have. Browsers show a worker's console too.
+  const config = { indexURL: message.indexURL, stdout: (line) => console.log(line),
+    stderr: (line) => console.error(line) };
   for (const key of ["lockFileURL", "lockFileContents", "packageBaseUrl"]) {
     if (message[key] !== undefined && message[key] !== null) config[key] = message[key];
   }

@@ -9,10 +9,11 @@ namespace webpickle {
 void OutputBuffer::grow_for(std::size_t n) {
     if (n > std::numeric_limits<std::size_t>::max() / 2 - size_) throw std::bad_alloc();
     std::size_t wanted = size_ + n;
-    // Grow by half again so that many small appends stay amortised O(1).
-    std::size_t target = capacity_ + capacity_ / 2;
+    // Double, so a large stream is copied by reallocation about once overall
+    // (a copy is expensive in wasm, where realloc cannot remap pages).
+    std::size_t target = capacity_ * 2;
     if (target < wanted) target = wanted;
-    if (target < 256) target = 256;
+    if (target < 4096) target = 4096;
     data_ = reallocate(target, capacity_);
 }
 

@@ -25,14 +25,18 @@ public:
         for (std::size_t i = key.hash & mask;; i = (i + 1) & mask) {
             const Slot& s = slots_[i];
             if (s.obj == nullptr) return kMissing;
-            if (s.hash == key.hash && same_content(s.obj, obj, key)) return s.index;
+            if (s.obj == obj) return s.index;
+            if (s.hash == key.hash && s.size == key.size && s.tag == key.tag &&
+                std::memcmp(s.data, key.data, key.size) == 0)
+                return s.index;
         }
     }
 
     // Records obj (not present yet) under index; obj is kept alive by the caller.
     void add(PyObject* obj, std::uint32_t index) {
         if ((count_ + 1) * 2 > slots_.size()) grow();
-        insert(Slot{key_of(obj).hash, obj, index});
+        Key key = key_of(obj);
+        insert(Slot{key.hash, obj, key.data, key.size, key.tag, index});
         ++count_;
     }
 
@@ -42,15 +46,21 @@ public:
     }
 
 private:
+    // The content is kept with the slot (the object it points into is kept
+    // alive by the memo), so a lookup hashes only the object looked up.
     struct Slot {
         std::uint64_t hash = 0;
         PyObject* obj = nullptr;
+        const std::uint8_t* data = nullptr;
+        std::size_t size = 0;
+        std::uint32_t tag = 0;
         std::uint32_t index = 0;
     };
     struct Key {
         std::uint64_t hash;
         const std::uint8_t* data;
         std::size_t size;  // in bytes
+        std::uint32_t tag;  // bytes, or str of one kind
     };
 
     static Key key_of(PyObject* obj) {
@@ -79,13 +89,7 @@ private:
             mix(data + size - 32, 32);
         }
         h ^= h >> 29;
-        return Key{h, data, size};
-    }
-
-    static bool same_content(PyObject* known, PyObject* obj, const Key& key) {
-        if (Py_TYPE(known) != Py_TYPE(obj)) return false;
-        Key other = key_of(known);
-        return other.size == key.size && std::memcmp(other.data, key.data, key.size) == 0;
+        return Key{h, data, size, static_cast<std::uint32_t>(tag)};
     }
 
     void insert(const Slot& slot) {

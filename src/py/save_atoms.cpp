@@ -8,6 +8,11 @@
 namespace webpickle::py {
 
 void Pickler::save_long(PyObject* obj) {
+    // Most ints fit one digit: read them inline, without a call into CPython.
+    if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(obj))) {
+        writer_.integer(PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(obj)));
+        return;
+    }
     int overflow = 0;
     long long value = PyLong_AsLongLongAndOverflow(obj, &overflow);
     if (overflow == 0) {

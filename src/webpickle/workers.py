@@ -139,7 +139,10 @@ def _reply_value(result):
 
 def _reply_failure(exc):
     """Send back (exc, its traceback text); one that cannot make the trip becomes a WorkerError."""
-    text = "".join(traceback.format_exception(exc))
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code in (_serve.__code__, _finish.__code__):
+        tb = tb.tb_next  # start at the task's own frame
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
     try:
         # Loading it here as well catches exception classes whose __init__
         # rejects their own args, while the type and the traceback are at hand.
@@ -157,9 +160,10 @@ def _apply_chunk(function, items):
 
 # -- the JavaScript side, loaded from the wheel --------------------------------
 
-_JS_FILES = ("protocol.mjs", "spawn.mjs", "pool.mjs", "worker.mjs")  # each after what it imports
+# Loaded in this order, each after the modules it imports.
+_JS_FILES = ("protocol.mjs", "spawn.mjs", "pool.mjs", "worker.mjs", "bridge.mjs")
 _RELATIVE_IMPORT = re.compile(r'(\bfrom\s+)"\./([\w.-]+\.mjs)"')
-_BRIDGE = """({
+_BOOT = """({
   // Node cannot import blob: URLs, and a data: URL worker in a browser has an
   // opaque origin (it could not fetch Pyodide), so each gets its own kind.
   moduleURL(text) {
@@ -169,14 +173,12 @@ _BRIDGE = """({
                 : URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
   },
   load: (url) => import(url),
-  call: (pool, payload, buffers, timeout, signal) =>
-    pool.call(payload, { buffers: buffers ?? [], timeout: timeout ?? undefined, signal }),
 })"""
 _javascript_loaded = None
 
 
 async def _javascript():
-    """(bridge, the pool module, the worker script's URL), loaded once per runtime."""
+    """{file name: loaded module or, for worker.mjs, its URL}; loaded once per runtime."""
     global _javascript_loaded
     if _javascript_loaded is None:
         _javascript_loaded = asyncio.ensure_future(_load_javascript())
@@ -188,14 +190,15 @@ async def _load_javascript():
 
     from pyodide.code import run_js
 
-    bridge = run_js(_BRIDGE)
+    boot = run_js(_BOOT)
     urls = {}
     for name in _JS_FILES:
         text = (files(__package__) / "_js" / name).read_text(encoding="utf-8")
         # A module started from a Blob URL cannot resolve "./x.mjs": point it at x's own URL.
         text = _RELATIVE_IMPORT.sub(lambda m: f'{m[1]}"{urls[m[2]]}"', text)
-        urls[name] = bridge.moduleURL(text)
-    return bridge, await bridge.load(urls["pool.mjs"]), urls["worker.mjs"]
+        urls[name] = boot.moduleURL(text)
+    return {"pool.mjs": await boot.load(urls["pool.mjs"]), "bridge.mjs": await boot.load(urls["bridge.mjs"]),
+            "worker.mjs": urls["worker.mjs"]}
 
 
 def _sources(index_url, wheel_url):
@@ -219,19 +222,18 @@ def _sources(index_url, wheel_url):
     return options
 
 
-
 # -- the pool -------------------------------------------------------------------
 
 _POOL_DEFAULT = object()  # map()/imap_unordered() timeout: the pool's own
 
 
 class WorkerPool:
-    """A pool of Web Workers (Node worker threads under Node), each with its own Pyodide.
+    """A pool of Web Workers (worker threads under Node), each with its own Pyodide.
 
     size: number of workers (default: navigator.hardwareConcurrency, else 2).
     index_url: where workers load Pyodide from (default: this Pyodide's indexURL).
-    packages: more Pyodide packages each worker loads, by name, from this
-        Pyodide's lock file (webpickle itself is always loaded).
+    packages: more Pyodide packages each worker loads, by name, as this
+        Pyodide would (webpickle itself is always loaded).
     timeout: seconds a task may run (default None: no limit). A task past it
         raises TimeoutError; its worker is stopped and replaced.
     wheel_url: where workers load webpickle from (default: where this
@@ -247,11 +249,11 @@ class WorkerPool:
         if size is not None and (not isinstance(size, int) or size < 1):
             raise ValueError(f"size must be a positive int or None, not {size!r}")
         self._timeout = _check_timeout(timeout)
-        self._js = None  # the JS WorkerPool, once the module is loaded
-        self._bridge = None
+        self._js = self._client = self._on_settle_proxy = None  # set by _start
         self._closed = False
-        self._waiting = []  # tasks submitted before the JS pool existed
-        self._pending = set()  # futures not done yet
+        self._waiting = []  # (future, payload, buffers, timeout) submitted before the JS pool existed
+        self._futures = {}  # token -> future of each task sent and not settled
+        self._next_token = 0
         options = _sources(index_url, wheel_url)
         options["packages"] = list(packages)
         if size is not None:
@@ -261,15 +263,18 @@ class WorkerPool:
 
     async def _start(self, options):
         import js
-        from pyodide.ffi import JsException, to_js
+        from pyodide.ffi import JsException, create_proxy, to_js
 
         try:
-            self._bridge, module, options["workerURL"] = await _javascript()
+            modules = await _javascript()
             if self._closed:
                 return
-            self._js = module.WorkerPool.new(to_js(options, dict_converter=js.Object.fromEntries))
+            options["workerURL"] = modules["worker.mjs"]
+            self._js = modules["pool.mjs"].WorkerPool.new(to_js(options, dict_converter=js.Object.fromEntries))
+            self._on_settle_proxy = create_proxy(self._on_settle)
+            self._client = modules["bridge.mjs"].PythonClient.new(self._js, self._on_settle_proxy)
         except BaseException as exc:
-            # Without a JS pool nothing will ever run the queued tasks: end them.
+            # Without a JS pool nothing will ever run the waiting tasks: end them.
             for future, *_ in self._waiting:
                 if not future.done():
                     future.set_exception(WorkerStartError(f"the worker pool could not be created: {exc!r}"))
@@ -281,7 +286,7 @@ class WorkerPool:
         try:
             await self._js.ready
         except JsException as exc:
-            raise _python_error(exc) from None
+            raise (_python_error(exc.name, exc.message) or asyncio.CancelledError()) from None
 
     async def ready(self):
         """Wait until every worker has started; raises WorkerStartError if one could not."""
@@ -289,7 +294,7 @@ class WorkerPool:
 
     @property
     def workers(self):
-        """One dict per worker: index, state (starting, idle, busy, failed), ready_s (start-up time)."""
+        """One dict per worker: index, state (starting, idle, busy, failed), ready_s (its start-up time)."""
         if self._js is None:
             return []
         return [{"index": w.index, "state": w.state, "ready_s": None if w.readyMs is None else w.readyMs / 1000}
@@ -298,7 +303,7 @@ class WorkerPool:
     def submit(self, fn, /, *args, **kwargs):
         """Run fn(*args, **kwargs) in a worker; returns an asyncio future of its result.
 
-        Cancelling the future removes a queued task, and stops (and replaces)
+        Cancelling the future drops a queued task, and stops (and replaces)
         the worker of a running one.
         """
         return self._submit(fn, args, kwargs, self._timeout)
@@ -314,8 +319,6 @@ class WorkerPool:
         except Exception as exc:
             future.set_exception(exc)
             return future
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
         if self._js is None:
             self._waiting.append((future, payload, buffers, timeout))
         else:
@@ -323,43 +326,40 @@ class WorkerPool:
         return future
 
     def _send(self, future, payload, buffers, timeout):
-        import js
         from pyodide.ffi import to_js
 
         if future.done():  # cancelled while waiting for the JS pool
             return
-        controller = js.AbortController.new()
-        promise = self._bridge.call(self._js, payload, to_js(buffers) if buffers else None,
-                                    None if timeout is None else timeout * 1000, controller.signal)
-        promise.then(lambda reply: self._on_reply(future, reply), lambda error: self._on_error(future, error))
-        future.add_done_callback(lambda f: f.cancelled() and controller.abort())
+        token = self._next_token = self._next_token + 1
+        self._futures[token] = future
+        self._client.submit(token, payload, to_js(buffers) if buffers else None,
+                            None if timeout is None else timeout * 1000)
+        future.add_done_callback(lambda f: f.cancelled() and self._client and self._client.cancel(token))
 
-    def _on_reply(self, future, reply):
+    def _on_settle(self, token, payload, buffers, raised, error_name=None, error_message=None):
+        """bridge.mjs reports the end of task `token`: a reply, or the pool's error."""
+        future = self._futures.pop(token, None)
+        if error_name is not None:
+            problem = _python_error(error_name, error_message)
+            if future is not None and not future.done():
+                future.cancel() if problem is None else future.set_exception(problem)
+            return
         try:
-            if future.done():
+            if future is None or future.done():
                 return
             try:
-                value = _loads(reply.payload, reply.buffers)
+                value = _loads(payload, buffers)
             except Exception as exc:
                 future.set_exception(WorkerError(f"the task's reply could not be unpickled here: {exc!r}"))
                 return
-            if not reply.raised:
+            if not raised:
                 future.set_result(value)
                 return
             exc, text = value
             exc.__cause__ = RemoteTraceback(text)
             future.set_exception(exc if not isinstance(exc, StopIteration) else WorkerError(repr(exc)))
         finally:
-            self._js.recycle(reply.buffers)  # their memory is reused for the next big arguments
-
-    def _on_error(self, future, error):
-        if future.done():
-            return
-        problem = _python_error(error)
-        if problem is None:
-            future.cancel()
-        else:
-            future.set_exception(problem)
+            self._js.recycle(buffers)  # their memory serves the next big arguments
 
     async def map(self, fn, items, *, chunksize=1, timeout=_POOL_DEFAULT, progress=None):
         """[fn(item) for item in items], computed in the workers; results in order.
@@ -369,15 +369,12 @@ class WorkerPool:
         items finish; progress=True prints a text bar. On the first error the
         remaining tasks are cancelled and the error is raised.
         """
-        futures, sizes = self._submit_all(fn, items, chunksize, timeout, progress)
+        futures = self._submit_all(fn, items, chunksize, timeout, progress)
         results = []
         try:
             for future in futures:
                 result = await future
-                if chunksize > 1:
-                    results.extend(result)
-                else:
-                    results.append(result)
+                results.extend(result) if chunksize > 1 else results.append(result)
         finally:
             for future in futures:
                 future.cancel()  # a no-op for the finished ones
@@ -385,15 +382,12 @@ class WorkerPool:
 
     async def imap_unordered(self, fn, items, *, chunksize=1, timeout=_POOL_DEFAULT, progress=None):
         """Yield fn(item) for each item as the workers finish them (options as for map)."""
-        futures, sizes = self._submit_all(fn, items, chunksize, timeout, progress)
+        futures = self._submit_all(fn, items, chunksize, timeout, progress)
         try:
             for next_done in asyncio.as_completed(futures):
                 result = await next_done
-                if chunksize > 1:
-                    for item in result:
-                        yield item
-                else:
-                    yield result
+                for item in result if chunksize > 1 else (result,):
+                    yield item
         finally:
             for future in futures:
                 future.cancel()
@@ -415,23 +409,27 @@ class WorkerPool:
             total, done = sum(sizes), [0]
             report(0, total)
 
-            def finished(future, n):
+            def finished(n):
                 done[0] += n
                 report(done[0], total)
 
             for future, n in zip(futures, sizes):
-                future.add_done_callback(lambda f, n=n: finished(f, n))
-        return futures, sizes
+                future.add_done_callback(lambda _, n=n: finished(n))
+        return futures
 
     def shutdown(self):
         """Stop every worker now; tasks not finished are cancelled."""
         self._closed = True
-        if self._js is not None:
-            self._js.terminate()
-        for future, *_ in self._waiting:
-            future.cancel()
-        self._waiting.clear()
         self._started.cancel()
+        if self._js is not None:
+            self._client.close()  # no more calls into the proxy destroyed below
+            self._client = None
+            self._js.terminate()
+            self._on_settle_proxy.destroy()
+        for future in [*self._futures.values(), *(task[0] for task in self._waiting)]:
+            future.cancel()
+        self._futures.clear()
+        self._waiting.clear()
 
     async def __aenter__(self):
         try:
@@ -443,8 +441,9 @@ class WorkerPool:
 
     async def __aexit__(self, exc_type, exc, tb):
         # Leaving normally waits for what was submitted; leaving on an error does not.
-        if exc_type is None and self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        pending = [f for f in [*self._futures.values(), *(t[0] for t in self._waiting)] if not f.done()]
+        if exc_type is None and pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         self.shutdown()
 
 
@@ -454,9 +453,8 @@ def _check_timeout(timeout):
     return timeout
 
 
-def _python_error(error):
-    """The Python exception for a JS pool rejection (None: the task was cancelled)."""
-    name, message = getattr(error, "name", ""), getattr(error, "message", str(error))
+def _python_error(name, message):
+    """The Python exception for the pool's rejection of a task (None: the task was cancelled)."""
     if name in ("AbortError", "PoolTerminatedError"):
         return None
     kind = {"TimeoutError": TimeoutError, "WorkerCrashedError": WorkerCrashedError,

@@ -1,0 +1,98 @@
+// Type declarations for pool.mjs (and the parts of protocol.mjs users see).
+
+/** Names of the Errors a call rejects with (Error.name). */
+export type PoolErrorName =
+  | "TimeoutError" // the task ran past its timeout; its worker was stopped and replaced
+  | "AbortError" // the call's AbortSignal fired
+  | "WorkerCrashedError" // the worker's runtime died during the task (wasm trap, abort); it was replaced
+  | "WorkerStartError" // no worker could start (bad indexURL, missing wheel, ...)
+  | "PoolTerminatedError" // pool.terminate() ran before the task finished
+  | "WorkerCallError"; // the worker could not run the message (not the task's own exception)
+
+/** What a worker failure rejects with: an Error whose name is a PoolErrorName. */
+export interface PoolError extends Error {
+  name: PoolErrorName;
+  message: string;
+  stack: string;
+  cause?: unknown;
+}
+
+export interface WorkerPoolOptions {
+  /** Where workers load Pyodide from: the page's own indexURL (in Node, a folder path). Required. */
+  indexURL: string;
+  /** Number of workers. Default: navigator.hardwareConcurrency, else 2. */
+  size?: number;
+  /** More Pyodide packages each worker loads by name. Default: none. */
+  packages?: string[];
+  /** URL (or Node path) of the webpickle wheel. Default: "webpickle" by name from the lock file. */
+  wheelURL?: string;
+  /** Passed to each worker's loadPyodide. Default: Pyodide's own defaults. */
+  lockFileURL?: string;
+  lockFileContents?: object | string;
+  packageBaseUrl?: string;
+  /** Default per-call timeout in milliseconds. Default: none. */
+  timeout?: number;
+  /** The worker script. Default: worker.mjs next to pool.mjs. */
+  workerURL?: string | URL;
+  /** Bytes of spare buffers kept for takeBuffer(). Default: 256 MiB; 0 keeps none. */
+  spareBytes?: number;
+  /** Called as each worker (a replacement too) becomes ready. */
+  onWorkerReady?: (info: { index: number; ms: number }) => void;
+  /** Called when a worker fails to start or dies. */
+  onWorkerError?: (info: { index: number; error: Error }) => void;
+  /** For tests: starts a worker and returns its port. Default: a module Web Worker or a Node worker thread. */
+  spawn?: (url: string | URL, name: string) => WorkerPort;
+}
+
+/** The small interface the pool drives a worker through (see spawn.mjs). */
+export interface WorkerPort {
+  post(message: unknown, transfer?: Transferable[]): void;
+  terminate(): void;
+  onmessage: ((message: any) => void) | null;
+  onerror: ((error: Error) => void) | null;
+}
+
+export interface CallOptions {
+  /** The stream's protocol-5 out-of-band buffers, in order. Transferred: detached here once sent. */
+  buffers?: (ArrayBuffer | Uint8Array)[];
+  /** Milliseconds the task may run. Default: the pool's timeout, else none. */
+  timeout?: number;
+  /** Aborting drops a queued task, or stops (and replaces) the worker running it. */
+  signal?: AbortSignal;
+}
+
+export interface Reply {
+  /** A webpickle stream: the result, or (exception, traceback_text) when raised is true. */
+  payload: Uint8Array;
+  /** The reply stream's out-of-band buffers, in order. */
+  buffers: Uint8Array[];
+  raised: boolean;
+}
+
+export interface WorkerInfo {
+  index: number;
+  state: "starting" | "idle" | "busy" | "failed";
+  /** Start-up time of the current worker in this slot, in ms; null until ready. */
+  readyMs: number | null;
+}
+
+export declare class WorkerPool {
+  /** Starts the workers at once; calls queue until one is ready. */
+  constructor(options: WorkerPoolOptions);
+  /** A started pool: resolves once every worker is ready; on failure terminates it and rejects. */
+  static start(options: WorkerPoolOptions): Promise<WorkerPool>;
+  /** Settles when every first worker has started; rejects with the first start-up error. */
+  readonly ready: Promise<void>;
+  readonly size: number;
+  readonly workers: WorkerInfo[];
+  /** Calls waiting for a worker. */
+  readonly queued: number;
+  /** Run a webpickle stream of (function, args, kwargs) on the next free worker. */
+  call(payload: Uint8Array, options?: CallOptions): Promise<Reply>;
+  /** A Uint8Array to fill and pass in buffers: a reused spare when one fits, else new. */
+  takeBuffer(byteLength: number): Uint8Array;
+  /** Hand buffers you are done with (a reply's, once read) to takeBuffer(). */
+  recycle(buffers: (ArrayBuffer | Uint8Array)[]): void;
+  /** Stop every worker; unfinished calls reject with PoolTerminatedError. */
+  terminate(): void;
+}

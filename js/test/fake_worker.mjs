@@ -1,0 +1,66 @@
+// A stand-in for worker.mjs that speaks the protocol over a MessageChannel in
+// this thread, so pool.mjs's logic can be tested without Pyodide. Not a test
+// file; pool.test.mjs imports it.
+//
+// The "task" is the payload's text: "echo:X" replies X; "hang" never replies;
+// "crash" posts CRASHED; "throw" fires the port's onerror (an uncaught error);
+// "fail" posts CALL_FAILED; "raise" replies with raised = true. Buffers come
+// back in the reply as they came (their byte lengths are reported) and, as
+// worker.mjs does, as `returned`.
+
+import { MessageType, transferList } from "../protocol.mjs";
+
+const text = (bytes) => new TextDecoder().decode(bytes);
+export const bytes = (string) => new TextEncoder().encode(string);
+
+/**
+ * A spawn function for WorkerPool plus what the tests look at:
+ * `spawned` (every fake started, in order), each with `received` (messages),
+ * `terminated`, `running` (calls in progress, never above 1 if the pool is right).
+ * `startWith(index)` says how fake number `index` answers INIT: "ready"
+ * (default), "fail" or "silent".
+ */
+export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0 } = {}) {
+  const spawned = [];
+  function spawn(url, name) {
+    const { port1, port2 } = new MessageChannel();
+    const fake = { index: spawned.length, url, name, received: [], terminated: false, running: 0, maxRunning: 0 };
+    spawned.push(fake);
+    const port = {
+      post: (message, transfer) => port1.postMessage(message, transfer),
+      terminate: () => { fake.terminated = true; port1.close(); port2.close(); },
+      onmessage: null,
+      onerror: null,
+    };
+    port1.onmessage = (event) => port.onmessage?.(event.data);
+    const reply = (message, transfer = []) => { if (!fake.terminated) port2.postMessage(message, transfer); };
+    port2.onmessage = ({ data: message }) => {
+      fake.received.push(message);
+      if (message.type === MessageType.INIT) {
+        const how = startWith(fake.index);
+        if (how === "ready") setTimeout(() => reply({ type: MessageType.READY, id: message.id, ms: 1 }), readyDelayMs);
+        if (how === "fail") reply({ type: MessageType.START_FAILED, id: message.id, error: { name: "Error", message: "no Pyodide here", stack: "" } });
+        return;
+      }
+      fake.running += 1;
+      fake.maxRunning = Math.max(fake.maxRunning, fake.running);
+      const task = text(message.payload);
+      const done = () => { fake.running -= 1; };
+      if (task === "hang") return;
+      if (task === "crash") { done(); reply({ type: MessageType.CRASHED, id: message.id, error: { name: "RuntimeError", message: "unreachable", stack: "" } }); return; }
+      if (task === "throw") { done(); port.onerror?.(new Error("uncaught in the fake worker")); return; }
+      if (task === "fail") { done(); reply({ type: MessageType.CALL_FAILED, id: message.id, error: { name: "Error", message: "bad message", stack: "" } }); return; }
+      const sizes = message.buffers.map((b) => b.byteLength).join(",");
+      const payload = bytes(task === "raise" ? "ValueError" : `${task.replace(/^echo:/, "")}|${sizes}`);
+      done();
+      // Like worker.mjs: fresh reply buffers, and the call's buffers sent home as `returned`.
+      const out = message.buffers.map((b) => new Uint8Array(b));
+      reply({ type: MessageType.REPLY, id: message.id, payload, raised: task === "raise", buffers: out, returned: message.buffers },
+        transferList([payload, ...out, ...message.buffers]));
+    };
+    return port;
+  }
+  return { spawn, spawned };
+}
+
+export { text };

@@ -1,0 +1,224 @@
+// Unit tests of pool.mjs and protocol.mjs: the pool's logic against fake
+// workers over MessageChannels (fake_worker.mjs), no Pyodide needed.
+//
+//   bash wasm/toolchain.sh run node --test js/test/
+//
+// The real workers are tested in tests/workers/ (Node and Chromium).
+
+import { afterEach, test } from "node:test";
+import assert from "node:assert/strict";
+import { WorkerPool } from "../pool.mjs";
+import { ErrorName, MessageType, errorFromWire, errorToWire, transferList } from "../protocol.mjs";
+import { bytes, fakeWorkers, text } from "./fake_worker.mjs";
+
+const OPTIONS = { indexURL: "/pyodide/", workerURL: "fake-worker.mjs" };
+
+// Every pool is terminated after its test, even a failed one: open
+// MessagePorts would keep Node running.
+const pools = [];
+afterEach(() => { for (const pool of pools.splice(0)) pool.terminate(); });
+const track = (pool) => { pools.push(pool); return pool; };
+
+async function startPool(options = {}, fakes = fakeWorkers()) {
+  const pool = track(await WorkerPool.start({ ...OPTIONS, size: 2, spawn: fakes.spawn, ...options }));
+  return { pool, fakes };
+}
+
+const rejectsWith = (promise, name) => assert.rejects(promise, (error) => {
+  assert.ok(error instanceof Error);
+  assert.equal(error.name, name, `expected ${name}, got ${error.name}: ${error.message}`);
+  assert.equal(typeof error.message, "string");
+  assert.equal(typeof error.stack, "string");
+  return true;
+});
+
+test("protocol: message types are distinct strings; errors travel as {name, message, stack}", () => {
+  const types = Object.values(MessageType);
+  assert.equal(new Set(types).size, types.length);
+  for (const type of types) assert.equal(typeof type, "string");
+  const wire = errorToWire(new TypeError("bad"));
+  assert.deepEqual(Object.keys(wire).sort(), ["message", "name", "stack"]);
+  const back = errorFromWire(wire);
+  assert.equal(back.name, "TypeError");
+  assert.equal(back.message, "bad");
+  assert.equal(back.stack, wire.stack);
+  assert.deepEqual(errorToWire("text"), { name: "Error", message: "text", stack: "" });
+});
+
+test("protocol: transferList names each ArrayBuffer once", () => {
+  const a = new ArrayBuffer(8);
+  const list = transferList([new Uint8Array(a, 0, 4), new Uint8Array(a, 4), new Uint8Array(2)]);
+  assert.equal(list.length, 2);
+  assert.equal(list[0], a);
+});
+
+test("start: workers start in parallel and each reports when it is ready", async () => {
+  const ready = [];
+  const fakes = fakeWorkers({ readyDelayMs: 20 });
+  const { pool } = await startPool({ size: 3, onWorkerReady: (info) => ready.push(info) }, fakes);
+  assert.equal(fakes.spawned.length, 3);
+  assert.deepEqual(ready.map((r) => r.index).sort(), [0, 1, 2]);
+  for (const info of ready) assert.equal(typeof info.ms, "number");
+  assert.deepEqual(pool.workers.map((w) => w.state), ["idle", "idle", "idle"]);
+  const init = fakes.spawned[0].received[0];
+  assert.equal(init.type, MessageType.INIT);
+  assert.equal(typeof init.id, "number");
+  assert.equal(init.indexURL, "/pyodide/");
+  pool.terminate();
+});
+
+test("call: the reply comes back and the buffers are transferred, not copied", async () => {
+  const { pool } = await startPool();
+  const buffer = new ArrayBuffer(16);
+  const view = new Uint8Array(32);
+  const reply = await pool.call(bytes("echo:hi"), { buffers: [buffer, view] });
+  assert.equal(text(reply.payload), "hi|16,32");
+  assert.equal(reply.raised, false);
+  assert.deepEqual(reply.buffers.map((b) => b.byteLength), [16, 32]);
+  assert.equal(buffer.byteLength, 0, "the sender's ArrayBuffer must be detached (transferred)");
+  assert.equal(view.byteLength, 0);
+  const raised = await pool.call(bytes("raise"));
+  assert.equal(raised.raised, true);
+  pool.terminate();
+});
+
+test("queue: tasks wait for a free worker and each worker runs one at a time", async () => {
+  const { pool, fakes } = await startPool({ size: 2 });
+  const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.call(bytes(`echo:${i}`))));
+  assert.deepEqual(replies.map((r) => text(r.payload)), Array.from({ length: 20 }, (_, i) => `${i}|`));
+  for (const fake of fakes.spawned) assert.equal(fake.maxRunning, 1);
+  assert.equal(pool.queued, 0);
+  pool.terminate();
+});
+
+test("timeout: the task fails with TimeoutError, its worker is replaced, the others go on", async () => {
+  const { pool, fakes } = await startPool({ size: 2 });
+  const hung = pool.call(bytes("hang"), { timeout: 50 });
+  const others = Array.from({ length: 6 }, (_, i) => pool.call(bytes(`echo:${i}`)));
+  await rejectsWith(hung, ErrorName.TIMEOUT);
+  assert.equal((await Promise.all(others)).length, 6);
+  assert.equal(fakes.spawned.length, 3, "one replacement worker");
+  assert.ok(fakes.spawned[0].terminated);
+  await pool.ready;
+  // The replacement serves tasks too.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(pool.workers.every((w) => w.state === "idle"));
+  const many = await Promise.all(Array.from({ length: 10 }, () => pool.call(bytes("echo:x"))));
+  assert.equal(many.length, 10);
+  assert.ok(fakes.spawned[2].received.some((m) => m.type === MessageType.CALL));
+  pool.terminate();
+});
+
+test("crash: a dead runtime or an uncaught error fails only its task; the worker is replaced", async () => {
+  const errors = [];
+  const { pool, fakes } = await startPool({ size: 1, onWorkerError: (e) => errors.push(e) });
+  await rejectsWith(pool.call(bytes("crash")), ErrorName.CRASHED);
+  assert.equal(text((await pool.call(bytes("echo:after"))).payload), "after|");
+  await rejectsWith(pool.call(bytes("throw")), ErrorName.CRASHED);
+  assert.equal(text((await pool.call(bytes("echo:again"))).payload), "again|");
+  assert.equal(fakes.spawned.length, 3);
+  assert.equal(errors.length, 2);
+  await rejectsWith(pool.call(bytes("fail")), ErrorName.CALL); // the worker survives this one
+  assert.equal(fakes.spawned.length, 3);
+  pool.terminate();
+});
+
+test("abort: a queued task is removed; a running one stops its worker", async () => {
+  const { pool, fakes } = await startPool({ size: 1 });
+  const running = new AbortController();
+  const queued = new AbortController();
+  const first = pool.call(bytes("hang"), { signal: running.signal });
+  const second = pool.call(bytes("echo:never"), { signal: queued.signal });
+  const third = pool.call(bytes("echo:third"));
+  queued.abort();
+  await rejectsWith(second, ErrorName.ABORT);
+  assert.equal(pool.queued, 1);
+  running.abort();
+  await rejectsWith(first, ErrorName.ABORT);
+  assert.equal(text((await third).payload), "third|");
+  const payloads = fakes.spawned.flatMap((f) => f.received).filter((m) => m.type === MessageType.CALL)
+    .map((m) => text(m.payload));
+  assert.ok(!payloads.includes("echo:never"), "an aborted queued task never reaches a worker");
+  await rejectsWith(pool.call(bytes("echo:x"), { signal: AbortSignal.abort() }), ErrorName.ABORT);
+  pool.terminate();
+});
+
+test("start failure: start() rejects; with no worker left, queued calls are rejected too", async () => {
+  await rejectsWith(startPool({}, fakeWorkers({ startWith: () => "fail" })), ErrorName.START);
+  const fakes = fakeWorkers({ startWith: () => "fail" });
+  const pool = track(new WorkerPool({ ...OPTIONS, size: 2, spawn: fakes.spawn }));
+  const queued = pool.call(bytes("echo:x"));
+  await rejectsWith(pool.ready, ErrorName.START);
+  await rejectsWith(queued, ErrorName.START);
+  await rejectsWith(pool.call(bytes("echo:y")), ErrorName.START);
+  pool.terminate();
+  // One bad worker out of two: the pool reports it but the other one works.
+  const mixed = track(new WorkerPool({ ...OPTIONS, size: 2, spawn: fakeWorkers({ startWith: (i) => (i === 0 ? "fail" : "ready") }).spawn }));
+  await rejectsWith(mixed.ready, ErrorName.START);
+  assert.equal(text((await mixed.call(bytes("echo:ok"))).payload), "ok|");
+  mixed.terminate();
+});
+
+test("terminate: every queued and running call ends with PoolTerminatedError", async () => {
+  const { pool } = await startPool({ size: 1 });
+  const calls = [pool.call(bytes("hang")), pool.call(bytes("echo:a")), pool.call(bytes("echo:b"))];
+  pool.terminate();
+  for (const call of calls) await rejectsWith(call, ErrorName.TERMINATED);
+  await rejectsWith(pool.call(bytes("echo:c")), ErrorName.TERMINATED);
+  const starting = track(new WorkerPool({ ...OPTIONS, size: 1, spawn: fakeWorkers({ startWith: () => "silent" }).spawn }));
+  starting.terminate();
+  await rejectsWith(starting.ready, ErrorName.TERMINATED);
+});
+
+test("buffers: detached buffers are refused without harming the pool", async () => {
+  const { pool } = await startPool({ size: 1 });
+  const buffer = new ArrayBuffer(8);
+  structuredClone(buffer, { transfer: [buffer] }); // detach it
+  await assert.rejects(pool.call(bytes("echo:x"), { buffers: [buffer] }), /buffers\[0\] is detached/);
+  await assert.rejects(pool.call(bytes("echo:x"), { buffers: ["nope"] }), TypeError);
+  await assert.rejects(pool.call("not bytes"), TypeError);
+  assert.equal(text((await pool.call(bytes("echo:fine"))).payload), "fine|");
+  pool.terminate();
+});
+
+test("spares: buffers sent home by the worker are reused by takeBuffer()", async () => {
+  const { pool } = await startPool({ size: 1 });
+  const size = 2 << 20;
+  const first = pool.takeBuffer(size);
+  assert.equal(first.byteLength, size);
+  const reply = await pool.call(bytes("echo:big"), { buffers: [first] });
+  assert.equal(first.byteLength, 0);
+  const reused = pool.takeBuffer(size);
+  assert.equal(reused.byteLength, size);
+  const fresh = pool.takeBuffer(size);
+  assert.notEqual(fresh.buffer, reused.buffer, "a spare is handed out once");
+  pool.recycle(reply.buffers);
+  assert.equal(pool.takeBuffer(size).buffer, reply.buffers[0].buffer);
+  assert.equal(pool.takeBuffer(100).byteLength, 100);
+  pool.terminate();
+  const none = await startPool({ size: 1, spareBytes: 0 });
+  none.pool.recycle([new Uint8Array(size)]);
+  assert.notEqual(none.pool.takeBuffer(size).byteLength, 0);
+  none.pool.terminate();
+});
+
+test("nothing is lost: 1,000 calls with timeouts and crashes mixed in all end", async () => {
+  const { pool } = await startPool({ size: 3 });
+  const kinds = ["echo:ok", "echo:ok", "echo:ok", "crash", "hang", "raise", "fail", "throw"];
+  const calls = Array.from({ length: 1000 }, (_, i) => {
+    const kind = kinds[(i * 7) % kinds.length];
+    return pool.call(bytes(kind), { timeout: kind === "hang" ? 5 : undefined });
+  });
+  const outcomes = await Promise.allSettled(calls);
+  assert.equal(outcomes.length, 1000);
+  const ok = outcomes.filter((o) => o.status === "fulfilled").length;
+  const names = new Set(outcomes.filter((o) => o.status === "rejected").map((o) => o.reason.name));
+  assert.equal(ok, 1000 * 4 / 8);
+  assert.deepEqual([...names].sort(), [ErrorName.CALL, ErrorName.TIMEOUT, ErrorName.CRASHED].sort());
+  pool.terminate();
+});
+
+test("options are checked with messages that say what to do", () => {
+  assert.throws(() => new WorkerPool({ size: 1 }), /indexURL is required/);
+  assert.throws(() => new WorkerPool({ ...OPTIONS, size: 0 }), /size must be a positive integer/);
+});

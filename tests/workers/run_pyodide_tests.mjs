@@ -1,0 +1,74 @@
+// Run tests/workers/test_*.py inside Pyodide under Node, with real workers
+// (Node worker threads, each with its own Pyodide and our wheel).
+//
+//   bash wasm/toolchain.sh run node tests/workers/run_pyodide_tests.mjs [--wheel PATH] [-k SUBSTRING]
+//
+// The tests are async functions (the pool is asyncio-based), which the
+// synchronous tests/pyodide runner cannot await, hence this small runner:
+// each test_* coroutine is awaited with a time limit, failures print their
+// traceback, and the last line is "N passed, N failed". Exit status 1 on any
+// failure. The wheel defaults to the one in build/wasm/dist; rebuild it
+// (./dev build-wasm) after changing src/webpickle, since workers install it.
+
+import fs from "node:fs";
+import path from "node:path";
+import { findWheel, mountHostDir, option, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
+
+const HERE = path.join(projectRoot, "tests/workers");
+const TEST_TIMEOUT_S = 180; // worker start-up is a few seconds on 2 busy cores; generous on purpose
+
+const RUNNER = `
+import asyncio, importlib, sys, time, traceback
+sys.path.insert(0, HERE)
+async def run_all(keyword):
+    passed = failed = 0
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        tests = [(n, f) for n, f in vars(module).items() if n.startswith("test_") and callable(f)]
+        for name, function in tests:
+            if keyword and keyword not in name:
+                continue
+            t0 = time.perf_counter()
+            try:
+                result = function()
+                if asyncio.iscoroutine(result):
+                    await asyncio.wait_for(result, TIMEOUT)
+                passed += 1
+                print(f"ok      {module_name}::{name} ({time.perf_counter() - t0:.1f} s)", flush=True)
+            except BaseException as exc:
+                failed += 1
+                print(f"FAILED  {module_name}::{name} ({time.perf_counter() - t0:.1f} s)", flush=True)
+                traceback.print_exception(exc)
+        finish = getattr(module, "teardown_module", None)
+        if finish:
+            await finish()
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return failed
+await run_all(KEYWORD)
+`;
+
+async function main(argv) {
+  const wheel = findWheel(option(argv, "--wheel"));
+  console.log(`wheel: ${wheel}`);
+  const { pyodide, loadMs } = await startPyodide(wheel);
+  console.log(`Pyodide ${pyodide.version} loaded in ${(loadMs / 1000).toFixed(2)} s`);
+  mountHostDir(pyodide, HERE);
+  // The shim gives pytest.raises(match=...), as in tests/python.
+  const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
+  pyodide.FS.writeFile(`${sitePackages}/pytest.py`,
+    fs.readFileSync(path.join(projectRoot, "tests/pyodide/pytest_shim.py")));
+  const modules = fs.readdirSync(HERE).filter((f) => /^test_.*\.py$/.test(f)).map((f) => f.slice(0, -3)).sort();
+  pyodide.globals.set("HERE", HERE);
+  pyodide.globals.set("MODULES", pyodide.toPy(modules));
+  pyodide.globals.set("KEYWORD", option(argv, "-k") ?? "");
+  pyodide.globals.set("TIMEOUT", TEST_TIMEOUT_S);
+  const failed = await pyodide.runPythonAsync(RUNNER);
+  return failed ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (status) => process.exit(status), // workers of a failed test may still run: exit anyway
+  (error) => {
+    console.error(String(error?.message ?? error).slice(0, 4000));
+    process.exit(2);
+  });
