@@ -15,6 +15,7 @@
 #include "content_memo.hpp"
 #include "pybytes_buffer.hpp"
 #include "pyref.hpp"
+#include "runtime.hpp"
 
 namespace webpickle::py {
 
@@ -130,6 +131,22 @@ public:
     void save_type(PyObject* obj);
     void memoize(PyObject* obj) {
         if (!unmemoized_) writer_.memo_put(session_.memo_add(obj));
+    }
+    // After the opcodes that rebuild obj: memoize it, unless writing its
+    // arguments reached obj again and memoized it already (it is recursive),
+    // in which case the copy just built is dropped for the memoized one.
+    void memoize_built(PyObject* obj) {
+        std::uint32_t index = session_.memo_find(obj);
+        if (index != IdentityMemo::kMissing) {
+            writer_.opcode(op::POP);
+            writer_.memo_get(index);
+        } else {
+            memoize(obj);
+        }
+    }
+    // A reference to module.name written without memoizing the object.
+    void write_global_by_name(const char* module, const char* name) {
+        write_global_reference(name_of(module), name_of(name));
     }
     bool memo_get_if_present(PyObject* obj) {
         if (unmemoized_) return false;

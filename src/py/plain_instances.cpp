@@ -101,13 +101,7 @@ bool Pickler::save_plain_instance(PyObject* obj) {
         }
         writer_.opcode(op::EMPTY_TUPLE);
         writer_.opcode(op::NEWOBJ);
-        std::uint32_t index = session_.memo_find(obj);
-        if (index != IdentityMemo::kMissing) {
-            writer_.opcode(op::POP);
-            writer_.memo_get(index);
-        } else {
-            memoize(obj);
-        }
+        memoize_built(obj);
         if (PyDict_GET_SIZE(state.get()) > 0) {
             try {
                 save(state.get());

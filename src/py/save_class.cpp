@@ -254,9 +254,7 @@ void Pickler::push_class_registry() {
 }
 
 void Pickler::write_class_registry_expression() {
-    auto global = [this](const char* module, const char* name) {
-        write_global_reference(name_of(module), name_of(name));
-    };
+    auto global = [this](const char* module, const char* name) { write_global_by_name(module, name); };
     Ref name = Ref::check(PyUnicode_FromString(kRegistryModule));
     global("builtins", "dict.setdefault");
     global("builtins", "vars");

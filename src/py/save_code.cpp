@@ -56,9 +56,7 @@ void Pickler::write_version_guard() {
 }
 
 void Pickler::write_version_guard_expression() {
-    auto global = [this](const char* module, const char* name) {
-        write_global_reference(name_of(module), name_of(name));
-    };
+    auto global = [this](const char* module, const char* name) { write_global_by_name(module, name); };
     global("builtins", "dict.get");
     writer_.opcode(op::EMPTY_DICT);
     writer_.integer(static_cast<std::int64_t>(PY_VERSION_HEX >> 16));

@@ -173,15 +173,7 @@ void Pickler::save_set(PyObject* obj) {
     write_set_items(obj);
     writer_.opcode(op::TUPLE1);
     writer_.opcode(op::REDUCE);
-    // An element's state may have reached the set again and written it
-    // (memoized) already: keep that copy, as for any recursive reduction.
-    std::uint32_t index = session_.memo_find(obj);
-    if (index != IdentityMemo::kMissing) {
-        writer_.opcode(op::POP);
-        writer_.memo_get(index);
-        return;
-    }
-    memoize(obj);
+    memoize_built(obj);  // an element's state may have reached the set again
 }
 
 bool Pickler::save_frozenset(PyObject* obj) {

@@ -111,16 +111,7 @@ void Pickler::save_reduce(PyObject* func, PyObject* args, PyObject* state, PyObj
         writer_.opcode(op::REDUCE);
     }
 
-    if (obj != nullptr) {
-        // Already memoized while its arguments were written: it is recursive.
-        std::uint32_t index = session_.memo_find(obj);
-        if (index != IdentityMemo::kMissing) {
-            writer_.opcode(op::POP);
-            writer_.memo_get(index);
-        } else {
-            memoize(obj);
-        }
-    }
+    if (obj != nullptr) memoize_built(obj);
     if (listitems != nullptr) batch_appends(listitems, obj);
     if (dictitems != nullptr) batch_setitems(dictitems, obj);
     if (state != nullptr) {

@@ -421,7 +421,7 @@ class WorkerPool:
         """Stop every worker now; tasks not finished are cancelled."""
         self._closed = True
         self._started.cancel()
-        if self._js is not None:
+        if self._client is not None:
             self._client.close()  # no more calls into the proxy destroyed below
             self._client = None
             self._js.terminate()

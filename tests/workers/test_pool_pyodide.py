@@ -1,0 +1,259 @@
+"""webpickle.workers.WorkerPool in Pyodide under Node, with real worker threads.
+
+    bash wasm/toolchain.sh run node tests/workers/run_pyodide_tests.mjs [-k NAME]
+
+Most tests share one pool of two workers (starting one costs seconds); the
+timeout and crash tests replace its workers, which the later tests also
+exercise. Never asserts speed.
+"""
+
+import asyncio
+import pickle
+import sys
+import tracemalloc
+
+import pytest
+import webpickle
+from webpickle import workers
+from webpickle.workers import RemoteTraceback, WorkerCrashedError, WorkerError, WorkerPool, WorkerStartError
+
+# Workers cannot import this module: its functions and classes must travel by
+# value, as those of a page's __main__ or a notebook do without asking.
+webpickle.register_pickle_by_value(sys.modules[__name__])
+
+_shared = None
+
+
+async def shared_pool():
+    global _shared
+    if _shared is None:
+        _shared = WorkerPool(2)
+        await _shared.ready()
+    return _shared
+
+
+async def teardown_module():
+    if _shared is not None:
+        _shared.shutdown()
+
+
+class Point:  # defined here, so it travels by value both ways
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+def spin(seconds=None):
+    import time
+
+    end = None if seconds is None else time.perf_counter() + seconds
+    while end is None or time.perf_counter() < end:
+        pass
+
+
+async def test_results_and_arguments_travel_by_value():
+    pool = await shared_pool()
+    offset = 10
+    p = await pool.submit(lambda point, k=1: Point(point.x + offset, point.y * k), Point(1, 2), k=3)
+    assert (type(p).__name__, p.x, p.y) == ("Point", 11, 6)
+    assert [w["state"] for w in pool.workers] == ["idle", "idle"]
+    assert all(w["ready_s"] > 0 for w in pool.workers)
+
+
+async def test_exceptions_come_back_with_the_workers_traceback():
+    pool = await shared_pool()
+
+    def inner():
+        raise KeyError("missing")
+
+    def outer():
+        inner()
+
+    with pytest.raises(KeyError, match="missing") as info:
+        await pool.submit(outer)
+    cause = info.value.__cause__
+    assert isinstance(cause, RemoteTraceback)
+    assert "in outer" in str(cause) and "in inner" in str(cause)
+    assert "_serve" not in str(cause), "the traceback starts at the task's own frame"
+
+
+async def test_system_exit_is_the_tasks_error_and_the_worker_survives():
+    pool = await shared_pool()
+    with pytest.raises(SystemExit) as info:
+        await pool.submit(sys.exit, 3)
+    assert info.value.code == 3
+    assert await pool.map(abs, [-1, -2, -3]) == [1, 2, 3]
+
+
+async def test_map_keeps_order_with_chunks_and_reports_progress():
+    pool = await shared_pool()
+    seen = []
+    squares = await pool.map(lambda x: x * x, range(25), chunksize=4, progress=lambda d, t: seen.append((d, t)))
+    assert squares == [x * x for x in range(25)]
+    assert seen[0] == (0, 25) and seen[-1] == (25, 25)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert await pool.map(str, []) == []
+
+
+async def test_imap_unordered_yields_every_result():
+    pool = await shared_pool()
+    got = [r async for r in pool.imap_unordered(lambda x: -x, range(30), chunksize=3)]
+    assert sorted(got) == sorted(-x for x in range(30))
+
+
+async def test_coroutine_functions_are_awaited_in_the_worker():
+    pool = await shared_pool()
+
+    async def later(x):
+        await asyncio.sleep(0.01)
+        return x + 1
+
+    assert await pool.submit(later, 41) == 42
+
+
+async def test_out_of_band_buffers_come_back():
+    pool = await shared_pool()
+    result = await pool.submit(lambda n: pickle.PickleBuffer(bytearray(b"\x07" * n)), 3 << 20)
+    view = memoryview(result)
+    assert view.nbytes == 3 << 20 and view[0] == 7 and view[-1] == 7
+
+
+async def test_64_mb_argument_costs_two_copies_and_is_transferred():
+    pool = await shared_pool()
+    size = 64 << 20
+    data = bytearray(size)
+    data[0], data[-1] = 1, 2
+    sent = []
+    real_copy_out = workers._copy_out
+    workers._copy_out = lambda view, take=None: sent.append(real_copy_out(view, take)) or sent[-1]
+    before = dict(workers.stats)
+    try:
+        # Start tracing in the worker that will get the task (a pool of one would be simpler,
+        # but each pool costs a start-up): ask both.
+        await asyncio.gather(*(pool.submit(tracemalloc.start) for _ in range(2)))
+        tracemalloc.start()
+
+        def receive(buffer):
+            import tracemalloc
+
+            from webpickle import workers as there
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            return buffer.nbytes, buffer[0], buffer[-1], dict(there.stats), peak
+
+        nbytes, first, last, worker_stats, worker_peak = await pool.submit(receive, pickle.PickleBuffer(data))
+        _, page_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        workers._copy_out = real_copy_out
+        await asyncio.gather(*(pool.submit(tracemalloc.stop) for _ in range(2)))
+    assert (nbytes, first, last) == (size, 1, 2)
+    # Copy 1: out of this Pyodide's memory, once; no copy inside Python here.
+    assert workers.stats["copied_out"] - before["copied_out"] == 1
+    assert workers.stats["bytes_out"] - before["bytes_out"] == size
+    assert page_peak < size // 2, f"a Python-side copy of the argument was made here ({page_peak} bytes traced)"
+    # No copy in between: the buffer was transferred, so the sender's is detached.
+    assert len(sent) == 1 and sent[0].byteLength == 0
+    # Copy 2: into the worker's memory, once (a second one would double its peak).
+    assert worker_stats["copied_in"] >= 1 and worker_stats["bytes_in"] >= size
+    assert worker_peak < 2 * size, f"the worker traced {worker_peak} bytes: more than one copy"
+
+
+async def test_cancelling_a_queued_future_removes_its_task():
+    pool = await shared_pool()
+    busy = [pool.submit(spin, 0.5) for _ in range(2)]
+    cancelled = pool.submit(lambda: sys.modules.setdefault("_ran", []).append("cancelled"))
+    await asyncio.sleep(0.05)
+    assert cancelled.cancel()
+    await asyncio.gather(*busy)
+    ran = await asyncio.gather(*(pool.submit(lambda: list(sys.modules.get("_ran", []))) for _ in range(4)))
+    assert all("cancelled" not in r for r in ran)
+    assert pool._js.queued == 0
+
+
+async def test_a_hung_task_times_out_and_its_worker_is_replaced():
+    pool = await shared_pool()
+    hung = pool._submit(spin, (), {}, 1.0)  # a CPU loop, not a sleep
+    others = [pool.submit(abs, -i) for i in range(5)]
+    with pytest.raises(TimeoutError, match="timeout"):
+        await hung
+    assert await asyncio.gather(*others) == [0, 1, 2, 3, 4]
+    assert any(w["state"] == "starting" for w in pool.workers)
+    assert await pool.map(abs, [-5] * 4) == [5] * 4
+    with pytest.raises(TimeoutError):
+        await pool.map(spin, [None], timeout=0.5)
+
+
+def abort_runtime():
+    import faulthandler
+
+    faulthandler._sigabrt()  # abort(): Pyodide's runtime dies
+
+
+def wasm_trap():
+    import ctypes
+
+    return ctypes.string_at(0xFFFFFFF0, 64)  # memory access out of bounds
+
+
+async def test_a_crashed_worker_fails_only_its_task_and_is_replaced():
+    pool = await shared_pool()
+    for crash in (abort_runtime, wasm_trap):
+        others = [pool.submit(abs, -i) for i in range(3)]
+        with pytest.raises(WorkerCrashedError, match="died while running the task"):
+            await pool.submit(crash)
+        assert await asyncio.gather(*others) == [0, 1, 2]
+    assert await pool.submit(abs, -9) == 9
+
+
+async def test_results_or_exceptions_that_cannot_travel_say_why():
+    pool = await shared_pool()
+    with pytest.raises(pickle.PicklingError, match="result, a generator, could not be pickled"):
+        await pool.submit(lambda: (i for i in range(3)))
+
+    class Picky(Exception):
+        def __init__(self, a, b):
+            super().__init__(a)
+
+    with pytest.raises(WorkerError, match="Picky"):
+        await pool.submit(lambda: (_ for _ in ()).throw(Picky(1, 2)))
+    with pytest.raises(TypeError, match="not picklable"):  # pickling fails here: the future gets the error
+        await pool.submit(len, _Unpicklable())
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise TypeError("not picklable")
+
+
+async def test_nested_pool_inside_a_worker():
+    pool = await shared_pool()
+
+    async def inside():
+        from webpickle.workers import WorkerPool
+
+        async with WorkerPool(1) as nested:
+            return await nested.submit(lambda: "from a nested worker")
+
+    assert await pool.submit(inside) == "from a nested worker"
+
+
+async def test_shutdown_cancels_what_is_unfinished():
+    async with WorkerPool(1) as pool:
+        running = pool.submit(spin)
+        queued = pool.submit(abs, -1)
+        await asyncio.sleep(0.05)
+        pool.shutdown()
+        await asyncio.sleep(0)
+        assert running.cancelled() and queued.cancelled()
+        with pytest.raises(RuntimeError, match="after shutdown"):
+            pool.submit(abs, 1)
+
+
+async def test_a_pool_whose_workers_cannot_start_says_so():
+    with pytest.raises(WorkerStartError, match="could not start"):
+        async with WorkerPool(1, wheel_url="/nonexistent/webpickle-0-py3-none-any.whl"):
+            pass
+    with pytest.raises(ValueError, match="size must be"):
+        WorkerPool(0)
+    with pytest.raises(ValueError, match="timeout must be"):
+        WorkerPool(1, timeout=-1)
