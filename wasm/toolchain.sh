@@ -114,11 +114,14 @@ install_packages() {
 ensure() {
     need_host_tools
     mkdir -p "$cache"
+    # The lock serialises setups only: it is released before any command runs,
+    # so several `run` commands can work in the root at once.
     exec 9>"$cache/lock"
     flock 9
     local want
     want=$(wanted_stamp)
     if [ -f "$root/.webpickle-stamp" ] && [ "$(cat "$root/.webpickle-stamp")" = "$want" ]; then
+        exec 9>&-
         return 0
     fi
     local started=$SECONDS
@@ -130,6 +133,7 @@ ensure() {
         || die "step 3/3: a tool is missing in the root; see $cache/apt.log"
     echo "$want" >"$root/.webpickle-stamp"
     say "ready in $((SECONDS - started)) s; $(du -sh --one-file-system "$root" | cut -f1) in $root"
+    exec 9>&-
 }
 
 in_root() {

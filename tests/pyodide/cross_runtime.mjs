@@ -1,5 +1,7 @@
-// A function pickled by value must load in the other runtime too: the four
-// directions between native CPython 3.14 and Pyodide (in Node).
+// Functions and classes pickled by value must load in the other runtime too:
+// the four directions between native CPython 3.14 and Pyodide (in Node). The
+// loading side never has webpickle: streams are self-contained (a Pyodide
+// that never loaded the wheel; natively `python -I -S`, without site-packages).
 //
 //   bash wasm/toolchain.sh run node --test tests/pyodide/cross_runtime.mjs
 //
@@ -18,23 +20,33 @@ import path from "node:path";
 import { findWheel, projectRoot, startPyodide } from "./pyodide_node.mjs";
 
 // Runs in __main__ on both sides (python3 -c and Pyodide's runPython):
-// a closure (k) plus a referenced module global (scale).
+// a closure (k) plus a referenced module global (scale), a dataclass
+// instance and an enum member.
 const PRODUCER = `
-import webpickle
+import dataclasses, enum, webpickle
 scale = 3
 def make(k):
     return lambda x: x * k + scale
-f = make(2)
-data = webpickle.dumps(f)
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int = 0
+    def total(self):
+        return self.x + self.y
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+data = webpickle.dumps((make(2), Point(4, 5), Color.GREEN))
 `;
-const EXPECTED = [3, 5, 7, 9, 11]; // x * 2 + 3 for x in 0..4
+const EXPECTED = [3, 5, 7, 9, 11, 9, "GREEN"]; // x * 2 + 3 for x in 0..4, then 4 + 5, then the member
 
 const consumer = (file) => `
-import json, pickle
+import importlib.util, json, pickle
 assert "make" not in globals() and "scale" not in globals(), "consumer must start clean"
+assert importlib.util.find_spec("webpickle") is None, "the loading side must not have webpickle"
 with open(${JSON.stringify(file)}, "rb") as fh:
-    g = pickle.load(fh)
-json.dumps([g(x) for x in range(5)])
+    g, point, color = pickle.load(fh)
+json.dumps([g(x) for x in range(5)] + [point.total(), color.name])
 `;
 
 const nativePython = process.env.WEBPICKLE_PYTHON || path.join(projectRoot, "build/venv/bin/python");
@@ -42,9 +54,9 @@ let tmp; // host folder for the pickle files
 let producer; // a Pyodide that defines and pickles the function
 let loader; // a separate Pyodide that only loads pickles
 
-function runNative(code) {
+function runNative(code, flags = []) {
   try {
-    return execFileSync(nativePython, ["-c", code], { encoding: "utf8", stdio: "pipe" }).trim();
+    return execFileSync(nativePython, [...flags, "-c", code], { encoding: "utf8", stdio: "pipe" }).trim();
   } catch (err) {
     throw new Error(`native python failed:\n${err.stderr || err.message}`);
   }
@@ -60,7 +72,7 @@ function nativeLoad(file) {
   // python -c prints nothing for a bare expression: print the last line.
   const lines = consumer(file).trim().split("\n");
   lines.push(`print(${lines.pop()})`);
-  return JSON.parse(runNative(lines.join("\n")));
+  return JSON.parse(runNative(lines.join("\n"), ["-I", "-S"]));
 }
 
 /** Pyodide `producer`: pickle the function in its __main__, copy the bytes to host `file`. */
@@ -89,7 +101,7 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "webpickle-cross-"));
   const quiet = { stdout: () => {}, stderr: (line) => console.error(line) };
   // Two separate Pyodide instances, so the loading one never defines the function.
-  const [a, b] = await Promise.all([startPyodide(wheel, quiet), startPyodide(wheel, quiet)]);
+  const [a, b] = await Promise.all([startPyodide(wheel, quiet), startPyodide(null, quiet)]);
   ({ pyodide: producer } = a);
   ({ pyodide: loader } = b);
   console.log(`# Pyodide ${producer.version} in Node: loaded in ${(a.loadMs / 1000).toFixed(2)} s ` +

@@ -43,7 +43,7 @@ export function option(argv, name) {
 }
 
 /**
- * Start a fresh Pyodide and install `wheel` into it.
+ * Start a fresh Pyodide and install `wheel` into it (null: install nothing).
  * Returns { pyodide, loadMs, wheelMs } (the two timings in milliseconds).
  * `env` is passed to Python's os.environ; bytecode writing is off so nothing
  * lands in mounted host folders.
@@ -56,6 +56,7 @@ export async function startPyodide(wheel, { env = {}, stdout, stderr } = {}) {
     stderr: stderr ?? ((line) => console.error(line)),
   });
   const t1 = performance.now();
+  if (wheel === null) return { pyodide, loadMs: t1 - t0, wheelMs: 0 };  // a Pyodide without webpickle
   const failures = [];
   // loadPackage reports problems through errorCallback and resolves anyway.
   await pyodide.loadPackage(wheel, {

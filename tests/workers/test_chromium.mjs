@@ -39,7 +39,7 @@ function checkBasics(result, inWorker) {
   assert.equal(result.error, undefined, result.error);
   assert.deepEqual(result.point, ["Point", 2, 4]);
   assert.deepEqual(result.squares, [0, 1, 4, 9, 16, 25, 36, 49]);
-  assert.deepEqual(result.error, null);
+  assert.deepEqual(result.raised, ["item 7", true]);
   assert.equal(result.ready_s.length, 2);
   assert.equal(result.in_worker, inWorker);
 }
@@ -89,7 +89,9 @@ test("a 64 MB argument: one copy out of the page's memory, a transfer, one copy 
   assert.ok(r.page_python_peak < size / 2, `Python on the page copied the argument (${r.page_python_peak} B traced)`);
   assert.equal(r.worker_copies_in, 1);
   assert.equal(r.worker_bytes_in, size);
-  assert.ok(r.worker_python_peak < 2 * size, `the worker traced ${r.worker_python_peak} B: more than one copy`);
+  // The one copy into the worker shows in its traced peak; a second would double it.
+  assert.ok(r.worker_python_peak >= size && r.worker_python_peak < 2 * size,
+    `the worker traced ${r.worker_python_peak} B: not exactly one copy of ${size} B`);
   t.diagnostic(`copies: page→JS ${r.page_copies_out}, JS→worker ${r.worker_copies_in}; ` +
     `Python peaks: page ${r.page_python_peak} B, worker ${r.worker_python_peak} B`);
 });
