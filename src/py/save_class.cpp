@@ -7,6 +7,7 @@
 // later reference in the stream is to the registered class.
 #include <algorithm>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "by_value_policy.hpp"
@@ -32,11 +33,26 @@ const char* const kEnumInternals[] = {
     "_flag_mask_",           "_inverted_",     "_boundary_",      "__init__",
 };
 
-bool name_in(PyObject* name, const char* const* list, std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i)
-        if (PyUnicode_CompareWithASCIIString(name, list[i]) == 0) return true;
-    return false;
-}
+// A set of interned names, built once from a list of literals. Class
+// dictionary keys are interned, so membership is a pointer lookup (with a
+// comparison fallback for the rare key that is not).
+class NameSet {
+public:
+    template <std::size_t N>
+    explicit NameSet(const char* const (&names)[N]) {
+        for (const char* name : names) names_.insert(name_of(name));
+    }
+    bool contains(PyObject* key) const {
+        if (names_.count(key) != 0) return true;
+        if (PyUnicode_CHECK_INTERNED(key)) return false;
+        for (PyObject* name : names_)
+            if (PyUnicode_Compare(key, name) == 0) return true;
+        return false;
+    }
+
+private:
+    std::unordered_set<PyObject*> names_;
+};
 
 Ref attribute(PyObject* obj, const char* name) { return Ref::check(PyObject_GetAttr(obj, name_of(name))); }
 
@@ -48,10 +64,11 @@ bool is_enum_class(PyObject* cls) {
 
 // Slot and __dict__ descriptors that type() creates from __slots__.
 bool is_own_descriptor(PyObject* cls, PyObject* value) {
-    const char* type_name = Py_TYPE(value)->tp_name;
-    if (std::string(type_name) != "member_descriptor" && std::string(type_name) != "getset_descriptor") return false;
+    PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(value));
+    if (type != stdlib_attr("types", "MemberDescriptorType") && type != stdlib_attr("types", "GetSetDescriptorType"))
+        return false;
     PyObject* owner = nullptr;
-    if (PyObject_GetOptionalAttrString(value, "__objclass__", &owner) < 0) raise_error();
+    if (PyObject_GetOptionalAttr(value, name_of("__objclass__"), &owner) < 0) raise_error();
     Ref owned = Ref::steal(owner);
     return owner == cls;
 }
@@ -146,9 +163,11 @@ void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
     PyObject *key, *value;
     while (PyDict_Next(dict, &pos, &key, &value)) {
         if (!PyUnicode_Check(key)) continue;
-        if (name_in(key, kImplicitAttributes, std::size(kImplicitAttributes))) continue;
+        static const NameSet implicit(kImplicitAttributes);
+        static const NameSet enum_internals(kEnumInternals);
+        if (implicit.contains(key)) continue;
         if (is_enum) {
-            if (name_in(key, kEnumInternals, std::size(kEnumInternals))) continue;
+            if (enum_internals.contains(key)) continue;
             int member = PyDict_Contains(member_map.get(), key);
             if (member < 0) raise_error();
             if (member) continue;

@@ -3,6 +3,7 @@
 // types, TypeVar/ParamSpec/TypeVarTuple/TypeAliasType defined where the
 // loading side cannot import them, and text files open for reading (by
 // content, as an io.StringIO).
+#include <cstring>
 #include <string>
 
 #include "by_value_policy.hpp"
@@ -18,7 +19,9 @@ bool is_instance(PyObject* obj, const char* module, const char* name) {
     return result != 0;
 }
 
-bool type_named(PyObject* obj, const char* name) { return std::string(Py_TYPE(obj)->tp_name) == name; }
+// Compares the type's name without allocating: this runs for every object
+// that reaches the general path.
+bool type_named(PyObject* obj, const char* name) { return std::strcmp(Py_TYPE(obj)->tp_name, name) == 0; }
 
 Ref attr(PyObject* obj, const char* name) { return Ref::check(PyObject_GetAttr(obj, name_of(name))); }
 

@@ -1,0 +1,157 @@
+"""The measurements of bench/workers, run in the page's Pyodide by run.mjs.
+
+The same functions measure both pools: webpickle.workers.WorkerPool and the
+baseline (baseline_pool.py: cloudpickle + bare postMessage). A pool here is
+anything with ``await pool.ready()``, ``pool.submit(fn, *args)`` and
+``pool.shutdown()``. Times are from time.perf_counter (performance.now:
+5 us steps on this cross-origin-isolated page). Each function returns a dict.
+"""
+
+import asyncio
+import pickle
+import statistics
+import sys
+import time
+
+import cloudpickle
+import webpickle
+
+# Workers cannot import this module: both libraries must send its functions by value.
+webpickle.register_pickle_by_value(sys.modules[__name__])
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def make_pool(kind, size):
+    if kind == "webpickle":
+        from webpickle.workers import WorkerPool
+
+        return WorkerPool(size)
+    from baseline_pool import BaselinePool
+
+    return BaselinePool(size)
+
+
+def add_one(x):
+    return x + 1
+
+
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+    return n
+
+
+def now_ms():
+    import js
+
+    return js.performance.timeOrigin + js.performance.now()  # comparable across page and workers
+
+
+def arrived(buffer):
+    return now_ms(), len(memoryview(buffer))
+
+
+def _quantile(samples, q):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def ready(kind, size):
+    """Seconds from creating a pool of `size` workers to all of them ready."""
+    t0 = time.perf_counter()
+    pool = make_pool(kind, size)
+    await pool.ready()
+    seconds = time.perf_counter() - t0
+    pool.shutdown()
+    return {"seconds": seconds}
+
+
+async def small_calls(kind, calls=2000, seconds=2.0):
+    """Round trips of add_one(1) awaited one after the other, then calls per second."""
+    pool = make_pool(kind, 1)
+    await pool.ready()
+    try:
+        for _ in range(200):  # warm-up: JIT, caches, the worker's first imports
+            await pool.submit(add_one, 1)
+        samples = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            await pool.submit(add_one, 1)
+            samples.append(time.perf_counter() - t0)
+        count, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            await pool.submit(add_one, 1)
+            count += 1
+        rate = count / (time.perf_counter() - t0)
+    finally:
+        pool.shutdown()
+    return {"median_ms": statistics.median(samples) * 1e3, "p99_ms": _quantile(samples, 0.99) * 1e3,
+            "calls": calls, "calls_per_s": rate}
+
+
+async def speedup(kind, task_s=0.3, tasks=8):
+    """Wall time of `tasks` CPU-bound tasks of task_s on 1 worker and on 2; their ratio."""
+    times = {}
+    for size in (1, 2):
+        pool = make_pool(kind, size)
+        await pool.ready()
+        try:
+            await asyncio.gather(*(pool.submit(spin, 0.01) for _ in range(size)))  # warm-up
+            t0 = time.perf_counter()
+            await asyncio.gather(*(pool.submit(spin, task_s) for _ in range(tasks)))
+            times[size] = time.perf_counter() - t0
+        finally:
+            pool.shutdown()
+    return {"one_worker_s": times[1], "two_workers_s": times[2], "speedup": times[1] / times[2],
+            "tasks": tasks, "task_s": task_s}
+
+
+async def big_argument(kind, megabytes=64, repeats=5):
+    """Delivery of a 64 MB pickle.PickleBuffer argument: submit to the function's start in the worker."""
+    data = bytearray(megabytes << 20)
+    pool = make_pool(kind, 1)
+    await pool.ready()
+    deliveries, round_trips = [], []
+    try:
+        await pool.submit(add_one, 1)
+        for _ in range(repeats):
+            t0, start = time.perf_counter(), now_ms()
+            started, nbytes = await pool.submit(arrived, pickle.PickleBuffer(data))
+            round_trips.append((time.perf_counter() - t0) * 1e3)
+            deliveries.append(started - start)
+            assert nbytes == len(data), (nbytes, len(data))
+    finally:
+        pool.shutdown()
+    return {"first_ms": deliveries[0], "median_ms": statistics.median(deliveries[1:]),
+            "deliveries_ms": deliveries, "round_trips_ms": round_trips, "megabytes": megabytes}
+
+
+async def copies(kind, megabytes=64):
+    """Copies of the argument's bytes, as each implementation counts them (see the report's notes)."""
+    if kind != "webpickle":
+        from baseline_pool import COPIES
+
+        return {"copies": len(COPIES), "where": COPIES}
+    from webpickle import workers
+
+    data = bytearray(megabytes << 20)
+    pool = make_pool(kind, 1)
+    await pool.ready()
+    try:
+        before = dict(workers.stats)
+        sent, real = [], workers._copy_out
+        workers._copy_out = lambda view, take=None: sent.append(real(view, take)) or sent[-1]
+        try:
+            there = await pool.submit(lambda b: __import__("webpickle.workers").workers.stats["copied_in"],
+                                      pickle.PickleBuffer(data))
+        finally:
+            workers._copy_out = real
+    finally:
+        pool.shutdown()
+    out = workers.stats["copied_out"] - before["copied_out"]
+    clones = sum(buffer.byteLength != 0 for buffer in sent)  # not detached: it was copied, not moved
+    return {"copies": out + clones + there,
+            "where": [f"out of the page's wasm memory: {out}", f"structured clones: {clones}",
+                      f"into the worker's wasm memory: {there}"]}

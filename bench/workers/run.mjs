@@ -1,0 +1,105 @@
+// Benchmark the worker pool in headless Chromium against the baseline
+// (cloudpickle + bare postMessage), in the same browser and page, rounds
+// interleaved. Writes bench/results/workers.{json,md}; goals are reported,
+// never asserted.
+//
+//   bash wasm/toolchain.sh run node bench/workers/run.mjs [--rounds 3] [--quick] [--output PREFIX]
+//
+// About 4 minutes with 3 rounds on 2 cores (--quick: 1 round, fewer calls,
+// to check the harness, not figures to quote). Uses the wheel in
+// build/wasm/dist (refreshed into build/dist first): build it before.
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ROOT, launchChromium, makeDist, openPage, startServer } from "../../tests/workers/chromium.mjs";
+import { option } from "../../tests/pyodide/pyodide_node.mjs";
+import { markdown, summarize } from "./report.mjs";
+
+const CLOUDPICKLE = "/usr/lib/python3/dist-packages/cloudpickle";
+const KINDS = ["webpickle", "baseline"];
+const MEASURE_TIMEOUT_MS = 180_000; // the slowest measurement takes about 30 s
+
+function plan(quick) {
+  return [
+    ["ready_1", "ready", [1]],
+    ["ready_2", "ready", [2]],
+    ["small_calls", "small_calls", quick ? [300, 0.5] : [2000, 2.0]],
+    ["speedup", "speedup", quick ? [0.3, 4] : [0.3, 8]],
+    ["big_argument", "big_argument", quick ? [64, 2] : [64, 5]],
+  ];
+}
+
+function machine(chromiumVersion) {
+  const wheels = fs.readdirSync(path.join(ROOT, "build/wasm/dist")).filter((f) => f.endsWith(".whl"));
+  const pyodide = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/pyodide/package.json"), "utf8"));
+  return {
+    cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), memory_gb: os.totalmem() / 2 ** 30,
+    load_average: os.loadavg(), kernel: `${os.type()} ${os.release()}`, chromium: chromiumVersion,
+    node: process.version, pyodide: pyodide.version, wheel: wheels[0], cloudpickle: "3.1.2 (Debian's files)",
+  };
+}
+
+async function main(argv) {
+  const quick = argv.includes("--quick");
+  const rounds = Number(option(argv, "--rounds") ?? (quick ? 1 : 3));
+  const prefix = option(argv, "--output") ?? path.join(ROOT, "bench/results", quick ? "workers-quick" : "workers");
+  if (!fs.existsSync(CLOUDPICKLE)) throw new Error(`${CLOUDPICKLE} is missing: run inside the toolchain (wasm/toolchain.sh run ...)`);
+  makeDist();
+  const server = await startServer({ "/bench/": path.join(ROOT, "bench/workers"), "/cloudpickle/": CLOUDPICKLE });
+  const browser = await launchChromium();
+  const started = new Date();
+  const samples = {}; // metric -> kind -> [result of each round]
+  try {
+    const { page, ready } = await openPage(browser.context, `${server.url}bench/bench.html`, "window.benchReady", 180_000);
+    if (ready.error) throw new Error(`the benchmark page failed to load: ${ready.error}`);
+    for (let round = 0; round < rounds; round++) {
+      for (const [metric, name, args] of plan(quick)) {
+        // Alternate who goes first, so that neither always gets the warmer (or busier) slot.
+        const order = (round % 2 === 0) ? KINDS : [...KINDS].reverse();
+        for (const kind of order) {
+          const result = await withTimeout(page.evaluate(([n, k, a]) => window.measure(n, k, a), [name, kind, args]),
+            MEASURE_TIMEOUT_MS, `${name}(${kind})`);
+          if (result.error) throw new Error(`${name}(${kind}) failed: ${result.error}`);
+          ((samples[metric] ??= {})[kind] ??= []).push(result);
+          console.log(`round ${round + 1}/${rounds} ${metric.padEnd(12)} ${kind.padEnd(9)} ${brief(result)}`);
+        }
+      }
+    }
+    for (const kind of KINDS) {
+      const result = await page.evaluate(([k]) => window.measure("copies", k, [64]), [kind]);
+      if (result.error) throw new Error(`copies(${kind}) failed: ${result.error}`);
+      ((samples.copies ??= {})[kind] ??= []).push(result);
+    }
+  } finally {
+    await browser.close();
+    server.child.kill("SIGTERM");
+  }
+  const chromiumVersion = execFileSync("/usr/bin/chromium", ["--version"]).toString().trim();
+  const results = { started: started.toISOString(), rounds, quick, machine: machine(chromiumVersion), samples,
+    summary: summarize(samples) };
+  fs.mkdirSync(path.dirname(prefix), { recursive: true });
+  fs.writeFileSync(`${prefix}.json`, JSON.stringify(results, null, 1));
+  fs.writeFileSync(`${prefix}.md`, markdown(results));
+  console.log(`\n${markdown(results)}\nwrote ${prefix}.json and ${prefix}.md`);
+}
+
+/** `promise`, or an error saying which measurement hung. */
+function withTimeout(promise, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms / 1000} s (a hung pool?)`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+function brief(result) {
+  return Object.entries(result).filter(([, v]) => typeof v === "number")
+    .map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ");
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  console.error(`bench/workers/run.mjs: ${error?.message ?? error}`);
+  process.exit(1);
+});
