@@ -155,3 +155,106 @@ async def copies(kind, megabytes=64):
     return {"copies": out + clones + there,
             "where": [f"out of the page's wasm memory: {out}", f"structured clones: {clones}",
                       f"into the worker's wasm memory: {there}"]}
+
+
+_JS_LOOP = """async (pool, payload, n) => {
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await pool.call(payload.slice());
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[n >> 1];
+}"""
+
+
+async def breakdown(kind, calls=1000):
+    """webpickle only: the median round trip from Python, from JS alone (pool.call), and Python's own steps."""
+    from pyodide.code import run_js
+    from webpickle import workers
+
+    pool = make_pool("webpickle", 1)
+    await pool.ready()
+    try:
+        for _ in range(200):
+            await pool.submit(add_one, 1)
+        samples = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            await pool.submit(add_one, 1)
+            samples.append(time.perf_counter() - t0)
+        payload, _ = workers._dumps((add_one, (1,), {}))
+        js_median = await run_js(_JS_LOOP)(pool._js, payload, calls)
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            stream, _ = workers._dumps((add_one, (1,), {}))
+        dumps_us = (time.perf_counter() - t0) / calls * 1e6
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            workers._loads(stream, [])
+        loads_us = (time.perf_counter() - t0) / calls * 1e6
+    finally:
+        pool.shutdown()
+    return {"python_median_ms": statistics.median(samples) * 1e3, "js_median_ms": js_median,
+            "dumps_us": dumps_us, "loads_us": loads_us}
+
+
+async def loop_hops(kind, n=2000):
+    """What one asyncio hop costs on this page (Pyodide's WebLoop): for reading the round trip."""
+    import js
+
+    loop = asyncio.get_event_loop()
+
+    async def sleep0():
+        await asyncio.sleep(0)
+
+    async def call_soon_future():
+        future = loop.create_future()
+        loop.call_soon(future.set_result, None)
+        await future
+
+    async def js_promise():
+        await js.Promise.resolve(1)
+
+    out = {}
+    for name, step in [("sleep0", sleep0), ("call_soon_future", call_soon_future), ("js_promise", js_promise)]:
+        samples = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await step()
+            samples.append(time.perf_counter() - t0)
+        out[name + "_us"] = statistics.median(samples) * 1e6
+    return out
+
+
+async def trace(kind, n=1000):
+    """Scratch: where a round trip's time goes, on the page."""
+    from webpickle import workers
+    stamps = {}
+    real = workers.WorkerPool._on_settle
+
+    def traced(self, token, *args):
+        stamps["settle_in"] = time.perf_counter()
+        real(self, token, *args)
+        stamps["settle_out"] = time.perf_counter()
+
+    workers.WorkerPool._on_settle = traced
+    pool = make_pool("webpickle", 1)
+    await pool.ready()
+    rows = []
+    try:
+        for i in range(n + 200):
+            t0 = time.perf_counter()
+            f = pool.submit(add_one, 1)
+            t1 = time.perf_counter()
+            await f
+            t2 = time.perf_counter()
+            if i >= 200:
+                rows.append((t1 - t0, stamps["settle_in"] - t1, stamps["settle_out"] - stamps["settle_in"], t2 - stamps["settle_out"]))
+    finally:
+        pool.shutdown()
+        workers.WorkerPool._on_settle = real
+    cols = list(zip(*rows))
+    names = ["submit_us", "until_settle_us", "settle_us", "wakeup_us"]
+    return {name: statistics.median(c) * 1e6 for name, c in zip(names, cols)}

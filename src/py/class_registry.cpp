@@ -1,6 +1,7 @@
 #include "class_registry.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 #include <vector>
 
 #include "pickler.hpp"
@@ -82,7 +83,38 @@ bool class_id_in_progress(PyObject* cls) {
     return std::find(g_in_progress.begin(), g_in_progress.end(), cls) != g_in_progress.end();
 }
 
+namespace {
+
+// Ids already known in this process, keyed by the class and its version
+// tag: a class modified since (or a new class at a freed one's address)
+// has another tag, so a stale entry is never used.
+struct KnownId {
+    unsigned int version;
+    Ref id;
+};
+
+std::unordered_map<PyObject*, KnownId>& known_ids() {
+    // Never destroyed: its references must not be released after the
+    // interpreter has finalized, at process exit.
+    static auto* cache = new std::unordered_map<PyObject*, KnownId>();
+    return *cache;
+}
+
+}  // namespace
+
 Ref class_id_of(PyObject* cls) {
+    auto* type = reinterpret_cast<PyTypeObject*>(cls);
+    unsigned int version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
+    if (version != 0) {
+        auto found = known_ids().find(cls);
+        if (found != known_ids().end() && found->second.version == version) return found->second.id;
+    }
+    Ref id = compute_class_id(cls);
+    if (version != 0) known_ids()[cls] = KnownId{version, id};
+    return id;
+}
+
+Ref compute_class_id(PyObject* cls) {
     Registry r = registry();
     if (Ref known = lookup(r.ids.get(), cls)) return known;
     Ref digest = content_digest(cls);

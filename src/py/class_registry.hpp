@@ -22,6 +22,8 @@ inline constexpr const char* kRegistryModule = "__webpickle_classes__";
 
 // The id of a class pickled by value; computed once per class and process.
 Ref class_id_of(PyObject* cls);
+// The same without the per-process cache (hashes the class if it is new).
+Ref compute_class_id(PyObject* cls);
 
 // True while class_id_of is hashing cls: the nested dump writes an empty id
 // for it (a class that reaches itself through another class).
