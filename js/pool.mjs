@@ -12,10 +12,8 @@
 // or with an Error named as in protocol.mjs's ErrorName.
 
 import { ErrorName, MessageType, errorFromWire, makeError, transferList } from "./protocol.mjs";
+import { Spares } from "./spares.mjs";
 import { spawnWorker } from "./spawn.mjs";
-
-/** Buffers smaller than this are cheap to allocate: not worth keeping as spares. */
-const MIN_SPARE_BYTES = 1 << 20;
 
 /** The state of one worker slot, as reported by pool.workers. */
 const State = Object.freeze({ STARTING: "starting", IDLE: "idle", BUSY: "busy", FAILED: "failed" });
@@ -39,8 +37,7 @@ export class WorkerPool {
   #nextId = 1;
   #terminated = false;
   #broken = null; // the Error every call gets once no worker can start
-  #spares = []; // ArrayBuffers back from workers; takeBuffer() reuses them
-  #spareBytes = 0;
+  #spares; // buffers back from workers, for takeBuffer()
   #settleReady;
 
   /**
@@ -67,10 +64,11 @@ export class WorkerPool {
       spareBytes: options.spareBytes ?? 256 * 2 ** 20,
       spawn: options.spawn ?? spawnWorker,
     };
+    this.#spares = new Spares(this.#options.spareBytes);
     this.ready = new Promise((resolve, reject) => { this.#settleReady = { resolve, reject, waiting: size }; });
     this.ready.catch(() => {}); // reported through the promise; not an unhandled rejection
     for (let index = 0; index < size; index++) {
-      this.#slots.push({ index, state: State.STARTING, port: null, task: null, startId: 0, readyMs: null });
+      this.#slots.push({ index, state: State.STARTING, port: null, task: null, startId: 0, readyMs: null, counted: false });
       this.#startWorker(this.#slots[index]);
     }
   }
@@ -134,33 +132,13 @@ export class WorkerPool {
 
   /**
    * A Uint8Array of `byteLength` bytes to fill and pass in call()'s buffers:
-   * a view on a spare buffer a worker sent back when one fits, else a new
-   * one. Reusing memory matters for big buffers: a fresh allocation pays a
-   * page fault for every 4 KiB the first time it is written.
+   * a view on a spare buffer a worker sent back when one fits, else a new one
+   * (reused memory is much cheaper to fill: see spares.mjs).
    */
-  takeBuffer(byteLength) {
-    let best = -1;
-    for (let i = 0; i < this.#spares.length; i++) {
-      const size = this.#spares[i].byteLength;
-      if (size >= byteLength && size <= 2 * byteLength && (best === -1 || size < this.#spares[best].byteLength)) best = i;
-    }
-    if (best === -1) return new Uint8Array(byteLength);
-    const [spare] = this.#spares.splice(best, 1);
-    this.#spareBytes -= spare.byteLength;
-    return new Uint8Array(spare, 0, byteLength);
-  }
+  takeBuffer(byteLength) { return this.#spares.take(byteLength); }
 
   /** Give buffers whose contents are no longer needed (e.g. a reply's, once read) to takeBuffer(). */
-  recycle(buffers) {
-    for (const item of buffers ?? []) {
-      const buffer = item instanceof ArrayBuffer ? item : item?.buffer;
-      if (!(buffer instanceof ArrayBuffer) || buffer.detached || buffer.byteLength < MIN_SPARE_BYTES) continue;
-      if (this.#spares.includes(buffer)) continue;
-      this.#spares.push(buffer);
-      this.#spareBytes += buffer.byteLength;
-      while (this.#spareBytes > this.#options.spareBytes) this.#spareBytes -= this.#spares.shift().byteLength;
-    }
-  }
+  recycle(buffers) { this.#spares.give(buffers); }
 
   /** Stop every worker now; queued and running calls reject with PoolTerminatedError. */
   terminate() {
@@ -193,11 +171,15 @@ export class WorkerPool {
     slot.port = port;
     port.onmessage = (message) => { if (slot.port === port) this.#onMessage(slot, message); };
     port.onerror = (error) => { if (slot.port === port) this.#onWorkerError(slot, error); };
-    port.post({
-      type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],
-      wheelURL: o.wheelURL, lockFileURL: o.lockFileURL, lockFileContents: o.lockFileContents,
-      packageBaseUrl: o.packageBaseUrl,
-    });
+    try {
+      port.post({
+        type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],
+        wheelURL: o.wheelURL, lockFileURL: o.lockFileURL, lockFileContents: o.lockFileContents,
+        packageBaseUrl: o.packageBaseUrl,
+      });
+    } catch (error) { // an option that cannot be cloned (a function in lockFileContents, say)
+      this.#startFailed(slot, error);
+    }
   }
 
   /** Stop the slot's worker and start another in its place. */
@@ -216,7 +198,10 @@ export class WorkerPool {
         slot.state = State.IDLE;
         slot.readyMs = message.ms;
         this.#options.onWorkerReady?.({ index: slot.index, ms: message.ms });
-        if (--this.#settleReady.waiting === 0) this.#settleReady.resolve();
+        if (!slot.counted) { // `ready` waits for each slot's first worker, not for replacements
+          slot.counted = true;
+          if (--this.#settleReady.waiting === 0) this.#settleReady.resolve();
+        }
         this.#dispatch();
         return;
       case MessageType.START_FAILED:

@@ -59,7 +59,8 @@ async function call(message) {
   }
   let out;
   try {
-    out = runtime.serve(message.payload, message.buffers);
+    // No buffers (the usual case) as undefined: Python then skips iterating a JS array.
+    out = runtime.serve(message.payload, message.buffers.length ? message.buffers : undefined);
     if (typeof out?.then === "function") { // a coroutine function's task: a Python future
       const future = out;
       out = await future;

@@ -226,35 +226,3 @@ async def loop_hops(kind, n=2000):
             samples.append(time.perf_counter() - t0)
         out[name + "_us"] = statistics.median(samples) * 1e6
     return out
-
-
-async def trace(kind, n=1000):
-    """Scratch: where a round trip's time goes, on the page."""
-    from webpickle import workers
-    stamps = {}
-    real = workers.WorkerPool._on_settle
-
-    def traced(self, token, *args):
-        stamps["settle_in"] = time.perf_counter()
-        real(self, token, *args)
-        stamps["settle_out"] = time.perf_counter()
-
-    workers.WorkerPool._on_settle = traced
-    pool = make_pool("webpickle", 1)
-    await pool.ready()
-    rows = []
-    try:
-        for i in range(n + 200):
-            t0 = time.perf_counter()
-            f = pool.submit(add_one, 1)
-            t1 = time.perf_counter()
-            await f
-            t2 = time.perf_counter()
-            if i >= 200:
-                rows.append((t1 - t0, stamps["settle_in"] - t1, stamps["settle_out"] - stamps["settle_in"], t2 - stamps["settle_out"]))
-    finally:
-        pool.shutdown()
-        workers.WorkerPool._on_settle = real
-    cols = list(zip(*rows))
-    names = ["submit_us", "until_settle_us", "settle_us", "wakeup_us"]
-    return {name: statistics.median(c) * 1e6 for name, c in zip(names, cols)}

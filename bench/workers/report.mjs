@@ -50,6 +50,16 @@ export function markdown({ started, rounds, quick, machine, samples, summary }) 
   const copyNotes = (kind) => (samples.copies?.[kind]?.[0]?.where ?? []).map((w) => `  - ${w}`);
   lines.push("", "Copies of the 64 MB argument:", "", "- webpickle.workers (counted at run time):", ...copyNotes("webpickle"),
     "- baseline (by construction, see baseline_pool.py):", ...copyNotes("baseline"));
+  const parts = samples.breakdown?.webpickle?.[0];
+  const hops = samples.loop_hops?.webpickle?.[0];
+  if (parts && hops) {
+    lines.push("", "Where webpickle's small-call round trip goes (one pass, medians):", "",
+      `- from Python, \`await pool.submit(add_one, 1)\`: ${format(parts.python_median_ms, 3)} ms`,
+      `- from JS alone, \`await pool.call(stream)\` (messages, the worker's Python included): ${format(parts.js_median_ms, 3)} ms`,
+      `- the page's Python steps: dumps ${format(parts.dumps_us, 1)} µs, loads ${format(parts.loads_us, 1)} µs`,
+      `- one asyncio step in Pyodide's WebLoop: \`await asyncio.sleep(0)\` ${format(hops.sleep0_us, 0)} µs; ` +
+      `a future set by call_soon ${format(hops.call_soon_future_us, 0)} µs; awaiting a resolved JS promise ${format(hops.js_promise_us, 0)} µs`);
+  }
   lines.push("", "## Machine and versions", "");
   for (const [key, value] of Object.entries(machine)) {
     lines.push(`- ${key}: ${Array.isArray(value) ? value.map((v) => v.toFixed(2)).join(", ") : value}`);

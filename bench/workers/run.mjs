@@ -31,12 +31,12 @@ function plan(quick) {
   ];
 }
 
-function machine(chromiumVersion) {
+function machine(chromiumVersion, loadAtStart) {
   const wheels = fs.readdirSync(path.join(ROOT, "build/wasm/dist")).filter((f) => f.endsWith(".whl"));
   const pyodide = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/pyodide/package.json"), "utf8"));
   return {
-    cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), memory_gb: os.totalmem() / 2 ** 30,
-    load_average: os.loadavg(), kernel: `${os.type()} ${os.release()}`, chromium: chromiumVersion,
+    cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    load_average_at_start: loadAtStart, load_average_at_end: os.loadavg(), kernel: `${os.type()} ${os.release()}`, chromium: chromiumVersion,
     node: process.version, pyodide: pyodide.version, wheel: wheels[0], cloudpickle: "3.1.2 (Debian's files)",
   };
 }
@@ -50,6 +50,7 @@ async function main(argv) {
   const server = await startServer({ "/bench/": path.join(ROOT, "bench/workers"), "/cloudpickle/": CLOUDPICKLE });
   const browser = await launchChromium();
   const started = new Date();
+  const loadAtStart = os.loadavg(); // other work on the machine shows in every figure: report it
   const samples = {}; // metric -> kind -> [result of each round]
   try {
     const { page, ready } = await openPage(browser.context, `${server.url}bench/bench.html`, "window.benchReady", 180_000);
@@ -67,6 +68,13 @@ async function main(argv) {
         }
       }
     }
+    // Where webpickle's round trip goes: JS alone, Python's steps, one asyncio hop.
+    for (const name of ["breakdown", "loop_hops"]) {
+      const result = await page.evaluate(([n]) => window.measure(n, "webpickle", []), [name]);
+      if (result.error) throw new Error(`${name} failed: ${result.error}`);
+      samples[name] = { webpickle: [result] };
+      console.log(`${name.padEnd(12)} ${brief(result)}`);
+    }
     for (const kind of KINDS) {
       const result = await page.evaluate(([k]) => window.measure("copies", k, [64]), [kind]);
       if (result.error) throw new Error(`copies(${kind}) failed: ${result.error}`);
@@ -77,7 +85,7 @@ async function main(argv) {
     server.child.kill("SIGTERM");
   }
   const chromiumVersion = execFileSync("/usr/bin/chromium", ["--version"]).toString().trim();
-  const results = { started: started.toISOString(), rounds, quick, machine: machine(chromiumVersion), samples,
+  const results = { started: started.toISOString(), rounds, quick, machine: machine(chromiumVersion, loadAtStart), samples,
     summary: summarize(samples) };
   fs.mkdirSync(path.dirname(prefix), { recursive: true });
   fs.writeFileSync(`${prefix}.json`, JSON.stringify(results, null, 1));

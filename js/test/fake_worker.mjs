@@ -18,7 +18,7 @@ export const bytes = (string) => new TextEncoder().encode(string);
  * `spawned` (every fake started, in order), each with `received` (messages),
  * `terminated`, `running` (calls in progress, never above 1 if the pool is right).
  * `startWith(index)` says how fake number `index` answers INIT: "ready"
- * (default), "fail" or "silent".
+ * (default), a delay in ms before ready, "fail" or "silent".
  */
 export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0 } = {}) {
   const spawned = [];
@@ -38,7 +38,10 @@ export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0 } = {}
       fake.received.push(message);
       if (message.type === MessageType.INIT) {
         const how = startWith(fake.index);
-        if (how === "ready") setTimeout(() => reply({ type: MessageType.READY, id: message.id, ms: 1 }), readyDelayMs);
+        // A number: ready after that many ms.
+        if (how === "ready" || typeof how === "number") {
+          setTimeout(() => reply({ type: MessageType.READY, id: message.id, ms: 1 }), typeof how === "number" ? how : readyDelayMs);
+        }
         if (how === "fail") reply({ type: MessageType.START_FAILED, id: message.id, error: { name: "Error", message: "no Pyodide here", stack: "" } });
         return;
       }

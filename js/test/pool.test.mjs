@@ -67,6 +67,17 @@ test("start: workers start in parallel and each reports when it is ready", async
   pool.terminate();
 });
 
+test("start: `ready` waits for every first worker, not for a replacement", async () => {
+  const fakes = fakeWorkers({ startWith: (i) => (i === 1 ? 400 : "ready") });
+  const pool = track(new WorkerPool({ ...OPTIONS, size: 2, spawn: fakes.spawn }));
+  await rejectsWith(pool.call(bytes("crash")), ErrorName.CRASHED); // worker 0 dies and is replaced
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the replacement (fake 2) is ready by now
+  assert.equal(fakes.spawned.length, 3);
+  const first = await Promise.race([pool.ready.then(() => "ready"), new Promise((r) => setTimeout(() => r("waiting"), 100))]);
+  assert.equal(first, "waiting", "worker 1 is still starting");
+  await pool.ready;
+});
+
 test("call: the reply comes back and the buffers are transferred, not copied", async () => {
   const { pool } = await startPool();
   const buffer = new ArrayBuffer(16);

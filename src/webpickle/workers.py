@@ -89,7 +89,8 @@ def _dumps(obj, take_buffer=None):
 
 
 def _loads(payload, buffers):
-    return pickle.loads(payload.to_bytes(), buffers=[_copy_in(b) for b in buffers])
+    """Unpickle a JS Uint8Array stream; buffers is a JS array of Uint8Arrays, or None for none."""
+    return pickle.loads(payload.to_bytes(), buffers=[_copy_in(b) for b in buffers] if buffers else None)
 
 
 # -- in the worker --------------------------------------------------------------
@@ -161,7 +162,7 @@ def _apply_chunk(function, items):
 # -- the JavaScript side, loaded from the wheel --------------------------------
 
 # Loaded in this order, each after the modules it imports.
-_JS_FILES = ("protocol.mjs", "spawn.mjs", "pool.mjs", "worker.mjs", "bridge.mjs")
+_JS_FILES = ("protocol.mjs", "spawn.mjs", "spares.mjs", "pool.mjs", "worker.mjs", "bridge.mjs")
 _RELATIVE_IMPORT = re.compile(r'(\bfrom\s+)"\./([\w.-]+\.mjs)"')
 _BOOT = """({
   // Node cannot import blob: URLs, and a data: URL worker in a browser has an
@@ -313,7 +314,7 @@ class WorkerPool:
             raise RuntimeError("cannot submit to a WorkerPool after shutdown()")
         if self._js is None and self._started.done() and not self._started.cancelled():
             raise WorkerStartError(f"the worker pool could not be created: {self._started.exception()!r}")
-        future = asyncio.get_event_loop().create_future()
+        future = _TaskFuture(loop=asyncio.get_event_loop())
         try:
             payload, buffers = _dumps((fn, args, kwargs), self._js.takeBuffer if self._js else None)
         except Exception as exc:
@@ -334,7 +335,7 @@ class WorkerPool:
         self._futures[token] = future
         self._client.submit(token, payload, to_js(buffers) if buffers else None,
                             None if timeout is None else timeout * 1000)
-        future.add_done_callback(lambda f: f.cancelled() and self._client and self._client.cancel(token))
+        future._on_cancel = lambda: self._client and self._client.cancel(token)
 
     def _on_settle(self, token, payload, buffers, raised, error_name=None, error_message=None):
         """bridge.mjs reports the end of task `token`: a reply, or the pool's error."""
@@ -359,7 +360,8 @@ class WorkerPool:
             exc.__cause__ = RemoteTraceback(text)
             future.set_exception(exc if not isinstance(exc, StopIteration) else WorkerError(repr(exc)))
         finally:
-            self._js.recycle(buffers)  # their memory serves the next big arguments
+            if buffers:
+                self._js.recycle(buffers)  # their memory serves the next big arguments
 
     async def map(self, fn, items, *, chunksize=1, timeout=_POOL_DEFAULT, progress=None):
         """[fn(item) for item in items], computed in the workers; results in order.
@@ -414,7 +416,10 @@ class WorkerPool:
                 report(done[0], total)
 
             for future, n in zip(futures, sizes):
-                future.add_done_callback(lambda _, n=n: finished(n))
+                if future.done():  # its pickling failed: counted as finished
+                    finished(n)
+                else:
+                    future._on_finish = lambda n=n: finished(n)
         return futures
 
     def shutdown(self):
@@ -445,6 +450,35 @@ class WorkerPool:
         if exc_type is None and pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self.shutdown()
+
+
+class _TaskFuture(asyncio.Future):
+    """A task's future: cancelling it cancels the task in the pool, and
+    finishing it reports progress, both at once.
+
+    (Done-callbacks would do the same, but asyncio runs each one as its own
+    event-loop step, in Pyodide a message to the page: one more hop before
+    the awaiting coroutine wakes, and map() could return before its last
+    progress report.)
+    """
+
+    _on_cancel = _on_finish = None
+
+    def cancel(self, msg=None):
+        cancelled = super().cancel(msg)
+        if cancelled and self._on_cancel is not None:
+            self._on_cancel()
+        return cancelled
+
+    def set_result(self, result):
+        super().set_result(result)
+        if self._on_finish is not None:
+            self._on_finish()
+
+    def set_exception(self, exception):
+        super().set_exception(exception)
+        if self._on_finish is not None:
+            self._on_finish()
 
 
 def _check_timeout(timeout):

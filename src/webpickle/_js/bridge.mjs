@@ -26,7 +26,8 @@ export class PythonClient {
     const options = { buffers: buffers ?? [], signal: controller.signal };
     if (timeoutMs !== null && timeoutMs !== undefined) options.timeout = timeoutMs;
     this.#pool.call(payload, options).then(
-      (reply) => this.#settle(token, reply.payload, reply.buffers, reply.raised),
+      // No buffers (the usual case) as undefined: Python then skips two calls into JS.
+      (reply) => this.#settle(token, reply.payload, reply.buffers.length ? reply.buffers : undefined, reply.raised),
       (error) => this.#settle(token, undefined, undefined, false, String(error?.name ?? "Error"),
         String(error?.message ?? error)));
   }
