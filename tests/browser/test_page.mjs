@@ -9,12 +9,13 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { startServer as startDemoServer } from "../workers/chromium.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SHOTS = path.join(ROOT, "build/screenshots");
@@ -27,26 +28,6 @@ let baseUrl; // http://127.0.0.1:PORT/
 let context; // a Chromium BrowserContext on a throwaway profile
 let profileDir; // a fresh, throwaway Chromium profile
 
-/** Start demo/serve.py on a free port; resolve with the URL it prints. */
-function startServer() {
-  const child = spawn("python3", [path.join(ROOT, "demo/serve.py"), "--port", "0",
-    "--mount", `/fixtures/=${path.join(ROOT, "tests/browser/fixtures")}`],
-  { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stderr.on("data", (chunk) => { log += chunk; });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve.py printed no URL in 15 s:\n${log}`)), 15_000);
-    child.stdout.on("data", (chunk) => {
-      log += chunk;
-      const match = /serving at (http:\S+)/.exec(log);
-      if (match) { clearTimeout(timer); resolve({ child, url: match[1] }); }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve.py exited with ${code} before serving:\n${log}`));
-    });
-  });
-}
 
 before(async () => {
   try {
@@ -54,7 +35,7 @@ before(async () => {
   } catch (err) {
     throw new Error(`wasm/make_dist.py failed:\n${err.stderr || err.stdout || err.message}`);
   }
-  ({ child: server, url: baseUrl } = await startServer());
+  ({ child: server, url: baseUrl } = await startDemoServer({ "/fixtures/": path.join(ROOT, "tests/browser/fixtures") }));
   profileDir = fs.mkdtempSync(path.join(os.tmpdir(), "webpickle-chromium-"));
   context = await chromium.launchPersistentContext(profileDir, {
     executablePath: "/usr/bin/chromium",
