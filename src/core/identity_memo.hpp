@@ -33,6 +33,10 @@ public:
         return index;
     }
 
+    // Takes the next index for a value that no object stands for (a
+    // stream's own helper values, reached only by memo_get) and returns it.
+    std::uint32_t reserve() { return static_cast<std::uint32_t>(count_++); }
+
     void clear() {
         count_ = 0;
         slots_.assign(64, Slot{});

@@ -34,6 +34,11 @@ std::uint32_t Session::memo_add(PyObject* obj) {
     return index;
 }
 
+std::uint32_t Session::memo_reserve() {
+    if (memo_.size() >= 0xfffffff0u) raise(PyExc_OverflowError, "too many objects to memoize in one pickle");
+    return memo_.reserve();
+}
+
 Pickler::Pickler(Session& session, const Overrides& overrides)
     : session_(session), overrides_(overrides), writer_(buffer_, session.protocol()) {}
 

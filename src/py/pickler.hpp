@@ -50,6 +50,8 @@ public:
     }
     // Records obj under the next memo index and keeps it alive.
     std::uint32_t memo_add(PyObject* obj);
+    // The next memo index, for a value of the stream's own (see IdentityMemo::reserve).
+    std::uint32_t memo_reserve();
     ContentMemo& contents() { return contents_; }
     std::unordered_map<PyObject*, GlobalsCopy>& globals_copies() { return globals_copies_; }
     // Namespaces of classes and modules written by value (a class's
@@ -166,7 +168,7 @@ public:
     void save_module_by_value(PyObject* module);
     void install_imported_modules(PyObject* code);
     void write_version_guard();
-    void write_version_guard_expression();
+    void write_version_guard_part(int part);
     void save_interned_name(const char* text);
     void save_class(PyObject* cls);  // save_class.cpp
     bool save_descriptor(PyObject* obj);  // save_descriptors.cpp

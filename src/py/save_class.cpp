@@ -266,8 +266,7 @@ void Pickler::push_class_registry() {
     std::string& bytes = cache[protocol()];
     if (bytes.empty()) bytes = fixed_bytes(protocol(), [](Pickler& p) { p.write_class_registry_expression(); });
     writer_.buffer().append(bytes.data(), bytes.size());
-    Ref placeholder = Ref::check(PyDict_New());
-    std::uint32_t index = session_.memo_add(placeholder.get());
+    std::uint32_t index = session_.memo_reserve();
     writer_.memo_put(index);
     session_.set_registry_index(index);
 }

@@ -15,12 +15,13 @@ const char* const kCodeFields[] = {
     "co_qualname", "co_firstlineno",     "co_linetable",      "co_exceptiontable", "co_freevars", "co_cellvars",
 };
 
-// Raised on the loading side when its Python minor version differs: code
-// objects are only valid for the version that compiled them.
+// The loading side's sys.implementation.cache_tag must be this one: code
+// objects are only valid for the interpreter and minor version that made them.
+#define WEBPICKLE_PY_VERSION Py_STRINGIFY(PY_MAJOR_VERSION) "." Py_STRINGIFY(PY_MINOR_VERSION)
+const char kCacheTag[] = "cpython-" Py_STRINGIFY(PY_MAJOR_VERSION) Py_STRINGIFY(PY_MINOR_VERSION);
+// Raised there otherwise; {} is the loading side's cache tag ("cpython-313").
 const char kVersionMismatch[] =
-    "this pickle holds Python " Py_STRINGIFY(PY_MAJOR_VERSION) "." Py_STRINGIFY(PY_MINOR_VERSION)
-    " bytecode, which Python {0.major}.{0.minor} cannot run: load it with Python "
-    Py_STRINGIFY(PY_MAJOR_VERSION) "." Py_STRINGIFY(PY_MINOR_VERSION);
+    "Python " WEBPICKLE_PY_VERSION " bytecode cannot run on {}: load this pickle with Python " WEBPICKLE_PY_VERSION;
 
 }  // namespace
 
@@ -39,49 +40,74 @@ void Pickler::save_code(PyObject* code) {
 }
 
 // Writes, once per stream and before the first code object:
-//   dict.get({V: id}, sys.hexversion >> 16, codecs.strict_errors)(
-//       pickle.UnpicklingError(MESSAGE.format(sys.version_info)))
-// On the same minor version V this calls id() on the error and drops the
-// result; on another it calls codecs.strict_errors, which raises the error.
-// It uses no code object, so a mismatched stream stops before building one.
+//   dict.get({TAG: pickle.UnpicklingError}, sys.implementation.cache_tag,
+//            codecs.strict_errors)(pickle.UnpicklingError(MESSAGE.format(cache_tag)))
+// On the interpreter that wrote the stream (same cache tag) the first call
+// returns UnpicklingError, which harmlessly builds a second error that is
+// dropped; anywhere else it returns codecs.strict_errors, which raises the
+// error. It uses no code object, so a mismatched stream stops before building
+// one. Five global lookups and about 190 bytes: the error class and the
+// loader's tag are memoized and read back rather than looked up twice.
 void Pickler::write_version_guard() {
     if (guard_written_) return;
     guard_written_ = true;
-    // The same bytes in every stream of a protocol: built once, no memo.
-    static std::string cache[kHighestProtocol + 1];
-    std::string& bytes = cache[protocol()];
-    if (bytes.empty())
-        bytes = fixed_bytes(protocol(), [](Pickler& p) { p.write_version_guard_expression(); });
-    writer_.buffer().append(bytes.data(), bytes.size());
+    // The parts between memo operations are the same bytes in every stream of
+    // a protocol: built once, no memo. Memo indices depend on the stream.
+    static std::string cache[kHighestProtocol + 1][5];
+    std::string(&parts)[5] = cache[protocol()];
+    if (parts[0].empty()) {
+        for (int i = 0; i < 5; ++i)
+            parts[i] = fixed_bytes(protocol(), [i](Pickler& p) { p.write_version_guard_part(i); });
+    }
+    OutputBuffer& out = writer_.buffer();
+    out.append(parts[0].data(), parts[0].size());
+    std::uint32_t error_class = session_.memo_reserve();
+    writer_.memo_put(error_class);
+    out.append(parts[1].data(), parts[1].size());
+    std::uint32_t loader_tag = session_.memo_reserve();
+    writer_.memo_put(loader_tag);
+    out.append(parts[2].data(), parts[2].size());
+    writer_.memo_get(error_class);
+    out.append(parts[3].data(), parts[3].size());
+    writer_.memo_get(loader_tag);
+    out.append(parts[4].data(), parts[4].size());
 }
 
-void Pickler::write_version_guard_expression() {
+void Pickler::write_version_guard_part(int part) {
     auto global = [this](const char* module, const char* name) { write_global_by_name(module, name); };
-    global("builtins", "dict.get");
-    writer_.opcode(op::EMPTY_DICT);
-    writer_.integer(static_cast<std::int64_t>(PY_VERSION_HEX >> 16));
-    global("builtins", "id");
-    writer_.opcode(op::SETITEM);
-    global("operator", "rshift");
-    global("sys", "hexversion");
-    writer_.integer(16);
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);
-    global("codecs", "strict_errors");
-    writer_.opcode(op::TUPLE3);
-    writer_.opcode(op::REDUCE);
-    global("pickle", "UnpicklingError");
-    global("builtins", "str.format");
-    Ref message = Ref::check(PyUnicode_FromString(kVersionMismatch));
-    save(message.get());
-    global("sys", "version_info");
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    writer_.opcode(op::POP);
+    switch (part) {
+        case 0: {  // dict.get, {TAG: UnpicklingError   (then: memoize the class)
+            global("builtins", "dict.get");
+            writer_.opcode(op::EMPTY_DICT);
+            Ref tag = Ref::check(PyUnicode_FromString(kCacheTag));
+            save(tag.get());
+            global("pickle", "UnpicklingError");
+            break;
+        }
+        case 1:  // }, the loader's cache tag   (then: memoize the tag)
+            writer_.opcode(op::SETITEM);
+            global("sys", "implementation.cache_tag");
+            break;
+        case 2:  // strict_errors) -> a callable   (then: the class)
+            global("codecs", "strict_errors");
+            writer_.opcode(op::TUPLE3);
+            writer_.opcode(op::REDUCE);
+            break;
+        case 3: {  // str.format, MESSAGE   (then: the tag)
+            global("builtins", "str.format");
+            Ref message = Ref::check(PyUnicode_FromString(kVersionMismatch));
+            save(message.get());
+            break;
+        }
+        default:  // format it, build the error, pass it to the callable, drop the result
+            writer_.opcode(op::TUPLE2);
+            writer_.opcode(op::REDUCE);
+            writer_.opcode(op::TUPLE1);
+            writer_.opcode(op::REDUCE);
+            writer_.opcode(op::TUPLE1);
+            writer_.opcode(op::REDUCE);
+            writer_.opcode(op::POP);
+    }
 }
 
 }  // namespace webpickle::py
