@@ -1,0 +1,134 @@
+"""The signing scheme of webpickle's remote calls, shared by the server and its clients.
+
+Stdlib only (hmac, hashlib, secrets), so that it imports in Pyodide as well as
+in CPython; js/remote_signing.mjs implements the same scheme with WebCrypto and
+both are held to the known-answer vectors in tests/remote.
+
+A request carries five headers::
+
+    X-Webpickle-Timestamp   integer seconds since the Unix epoch
+    X-Webpickle-Nonce       16 to 64 characters of [A-Za-z0-9_-], unique per request
+    X-Webpickle-Python      the client's Python minor version, e.g. "3.14"
+    X-Webpickle-Timeout     seconds the call may run ("" for no limit)
+    X-Webpickle-Signature   lowercase hex HMAC-SHA256 of the request's canonical text
+
+and the canonical text is these lines, joined by "\\n"::
+
+    webpickle-request-v1, METHOD, path?query, timestamp, nonce, python, timeout, sha256(body) in hex
+
+A response to an authenticated request carries X-Webpickle-Timestamp,
+X-Webpickle-Raised ("0": the body pickles the call's result, "1": it pickles
+(exception, traceback text), "" on error responses, whose body is JSON) and
+X-Webpickle-Signature over::
+
+    webpickle-response-v1, status, timestamp, the REQUEST's nonce, raised, sha256(body) in hex
+
+so a response answers exactly one request: replayed onto another request (with
+another nonce), its signature no longer holds. The first line of each text
+keeps a request's signature from ever passing as a response's and back.
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+import sys
+import time
+
+TIMESTAMP = "X-Webpickle-Timestamp"
+NONCE = "X-Webpickle-Nonce"
+PYTHON = "X-Webpickle-Python"
+TIMEOUT = "X-Webpickle-Timeout"
+SIGNATURE = "X-Webpickle-Signature"
+RAISED = "X-Webpickle-Raised"
+REQUEST_HEADERS = (TIMESTAMP, NONCE, PYTHON, TIMEOUT, SIGNATURE)
+RESPONSE_HEADERS = (TIMESTAMP, RAISED, SIGNATURE)
+
+# Seconds a request's timestamp may differ from the server's clock, either way.
+WINDOW_S = 60
+MIN_KEY_BYTES = 16
+_NONCE_FORMAT = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_SIGNATURE_FORMAT = re.compile(r"[0-9a-f]{64}")
+
+
+def python_version():
+    """This interpreter's minor version as the X-Webpickle-Python header spells it: "3.14"."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def key_bytes(key):
+    """The HMAC key from a str (its UTF-8 bytes) or bytes; refuses keys too short to be secret."""
+    if isinstance(key, str):
+        key = key.encode()
+    elif isinstance(key, (bytearray, memoryview)):
+        key = bytes(key)
+    elif not isinstance(key, bytes):
+        raise TypeError(f"the key must be str or bytes, not {type(key).__name__}")
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"the key has {len(key)} bytes; use at least {MIN_KEY_BYTES}, e.g. the output of "
+                         "python -c 'import secrets; print(secrets.token_hex(32))'")
+    return key
+
+
+def new_nonce():
+    return secrets.token_hex(16)
+
+
+def nonce_is_well_formed(nonce):
+    return isinstance(nonce, str) and _NONCE_FORMAT.fullmatch(nonce) is not None
+
+
+def _mac(key, lines):
+    return hmac.new(key, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
+
+
+def request_signature(key, method, path, timestamp, nonce, python, timeout, body):
+    return _mac(key, ("webpickle-request-v1", method.upper(), path, str(timestamp), nonce, python, timeout,
+                      hashlib.sha256(body).hexdigest()))
+
+
+def response_signature(key, status, timestamp, request_nonce, raised, body):
+    return _mac(key, ("webpickle-response-v1", str(status), str(timestamp), request_nonce, raised,
+                      hashlib.sha256(body).hexdigest()))
+
+
+def signatures_match(expected, given):
+    """Constant-time comparison; a malformed or missing signature never matches."""
+    return (isinstance(given, str) and _SIGNATURE_FORMAT.fullmatch(given) is not None
+            and hmac.compare_digest(expected, given))
+
+
+def timeout_header(timeout):
+    """The X-Webpickle-Timeout value for timeout seconds (None: no limit)."""
+    return "" if timeout is None else repr(float(timeout))
+
+
+def sign_request(key, method, path, body, timeout=None, *, now=None, nonce=None):
+    """The headers (a dict) that authenticate a request; key as returned by key_bytes()."""
+    timestamp = str(int(time.time() if now is None else now))
+    nonce = nonce or new_nonce()
+    python = python_version()
+    timeout = timeout_header(timeout)
+    return {TIMESTAMP: timestamp, NONCE: nonce, PYTHON: python, TIMEOUT: timeout,
+            SIGNATURE: request_signature(key, method, path, timestamp, nonce, python, timeout, body)}
+
+
+def sign_response(key, status, request_nonce, raised, body, *, now=None):
+    """The headers that sign a response; raised: "0", "1", or "" for an error response."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {TIMESTAMP: timestamp, RAISED: raised,
+            SIGNATURE: response_signature(key, status, timestamp, request_nonce, raised, body)}
+
+
+def response_is_authentic(key, status, headers, request_nonce, body):
+    """Whether headers (a case-insensitive or lowercase-keyed mapping) sign this response to our request."""
+    timestamp = _header(headers, TIMESTAMP)
+    if timestamp is None:
+        return False
+    expected = response_signature(key, status, timestamp, request_nonce, _header(headers, RAISED) or "", body)
+    return signatures_match(expected, _header(headers, SIGNATURE))
+
+
+def _header(headers, name):
+    value = headers.get(name)
+    return headers.get(name.lower()) if value is None else value

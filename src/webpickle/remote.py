@@ -1,0 +1,328 @@
+"""Run Python functions on a webpickle server (python -m webpickle.server), from
+Pyodide or CPython, with the Web Worker pool's asyncio API::
+
+    from webpickle.remote import RemoteExecutor
+
+    async with RemoteExecutor("http://127.0.0.1:8765/", key) as ex:
+        r = await ex.submit(fn, *args, **kwargs)
+        rs = await ex.map(fn, items, chunksize=1, timeout=None, progress=None)
+        async for r in ex.imap_unordered(fn, items):
+            ...
+
+Functions, arguments, results and exceptions travel by value as webpickle
+streams, in HTTP requests signed with the shared key (HMAC-SHA256, see
+webpickle._signing); a reply is unpickled only once its signature, bound to
+its request, holds. In Pyodide requests go through the browser's fetch
+(pyodide.http.pyfetch), in CPython through aiohttp.
+
+Pickle is code execution both ways: the server runs what holders of the key
+send, and this client loads what the server sends back. Use a server you run.
+"""
+
+import asyncio
+import json
+import pickle
+import sys
+import urllib.parse
+
+import webpickle
+
+from . import _signing
+from .workers import RemoteTraceback, _TextProgress
+
+__all__ = ["AuthenticationError", "PayloadTooLargeError", "RemoteError", "RemoteExecutor", "RemoteTraceback",
+           "RemoteWorkerCrashedError", "VersionMismatchError"]
+
+
+class RemoteError(RuntimeError):
+    """The server could not run the call (not an exception raised by the call itself).
+
+    status: the HTTP status (None when the request never got an answer).
+    """
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+class AuthenticationError(RemoteError):
+    """The server refused the request's signature (401), or the reply's signature is missing or wrong."""
+
+
+class VersionMismatchError(RemoteError):
+    """The server runs another Python minor version (409): its pickles would not load here, nor ours there."""
+
+
+class PayloadTooLargeError(RemoteError):
+    """The request body is over the server's --max-body (413)."""
+
+
+class RemoteWorkerCrashedError(RemoteError):
+    """The process (or Dask worker) running the call died: a segfault, memory past its cap, ..."""
+
+
+_ERRORS = {"AuthenticationError": AuthenticationError, "VersionMismatchError": VersionMismatchError,
+           "PayloadTooLargeError": PayloadTooLargeError, "WorkerCrashedError": RemoteWorkerCrashedError}
+_DEFAULT = object()  # map()/imap_unordered() timeout: the executor's own
+# Seconds the client waits past a call's timeout for the server's own 504 before giving up itself.
+_TIMEOUT_GRACE_S = 30
+
+
+def _in_pyodide():
+    return sys.platform == "emscripten"
+
+
+class RemoteExecutor:
+    """Calls on a webpickle server at url, signed with key (str or bytes, as in the server's --key-file).
+
+    timeout: seconds a call may run on the server (default None: no limit);
+        past it the call raises TimeoutError.
+    concurrency: calls in flight at once; more wait here, unsigned until sent
+        (default: 6 in Pyodide, a browser's connections per server; 32 in CPython).
+    """
+
+    def __init__(self, url, key, *, timeout=None, concurrency=None):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"url must be the server's http:// or https:// address, not {url!r}")
+        base = parts.path.rstrip("/")
+        self.url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, base + "/", "", ""))
+        self._call_path = base + "/call"
+        self._key = _signing.key_bytes(key)
+        self._timeout = _check_timeout(timeout)
+        concurrency = concurrency if concurrency is not None else (6 if _in_pyodide() else 32)
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+        self._slots = asyncio.Semaphore(concurrency)
+        self._transport = _PyodideTransport() if _in_pyodide() else _AiohttpTransport(concurrency)
+        self._calls = set()
+        self._closed = False
+
+    def __repr__(self):  # never the key
+        return f"<RemoteExecutor {self.url}>"
+
+    async def health(self):
+        """The server's /health answer: {"status", "python", "python_minor", "webpickle"} (unsigned: informative)."""
+        status, _, body = await self._transport.request("GET", self.url + "health", {}, None, None)
+        if status != 200:
+            raise RemoteError(f"{self.url}health answered HTTP {status}: {body[:200]!r}", status)
+        return json.loads(body)
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Run fn(*args, **kwargs) on the server; returns an asyncio future of its result.
+
+        Cancelling it stops waiting (the call may still run on the server to its end).
+        """
+        return self._submit(fn, args, kwargs, self._timeout)
+
+    def _submit(self, fn, args, kwargs, timeout, on_finish=None):
+        if self._closed:
+            raise RuntimeError("cannot submit to a RemoteExecutor after shutdown()")
+        try:
+            payload = webpickle.dumps((fn, args, kwargs), protocol=5)
+        except Exception as exc:
+            future = asyncio.get_event_loop().create_future()
+            future.set_exception(exc)
+            if on_finish is not None:
+                on_finish()
+            return future
+        task = asyncio.ensure_future(self._call(payload, timeout, on_finish))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+        return task
+
+    async def _call(self, payload, timeout, on_finish):
+        cancelled = False
+        try:
+            return await self._send(payload, timeout)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            # Reported from inside the call, not from a done-callback (which runs a
+            # loop step later): map() never returns before its last progress report.
+            if on_finish is not None and not cancelled:
+                on_finish()
+
+    async def _send(self, payload, timeout):
+        async with self._slots:
+            # Signed only now: a request that waited here longer than the window would be refused.
+            headers = _signing.sign_request(self._key, "POST", self._call_path, payload, timeout)
+            headers["Content-Type"] = "application/octet-stream"
+            limit = None if timeout is None else timeout + _TIMEOUT_GRACE_S
+            try:
+                status, reply_headers, body = await self._transport.request(
+                    "POST", self.url + "call", headers, payload, limit)
+            except TimeoutError:
+                raise TimeoutError(f"no answer from {self.url} within {limit:g} s (the call's timeout "
+                                   f"is {timeout:g} s)") from None
+        return _reply(self._key, status, reply_headers, headers[_signing.NONCE], body)
+
+    async def map(self, fn, items, *, chunksize=1, timeout=_DEFAULT, progress=None):
+        """[fn(item) for item in items], computed on the server; results in order.
+
+        chunksize items travel per request. timeout is per request, in seconds
+        (default: the executor's). progress(done, total) is called as items
+        finish; progress=True prints a text bar. On the first error the calls
+        not finished are cancelled and the error is raised.
+        """
+        futures = self._submit_all(fn, items, chunksize, timeout, progress)
+        results = []
+        try:
+            for future in futures:
+                result = await future
+                results.extend(result) if chunksize > 1 else results.append(result)
+        finally:
+            for future in futures:
+                future.cancel()
+        return results
+
+    async def imap_unordered(self, fn, items, *, chunksize=1, timeout=_DEFAULT, progress=None):
+        """Yield fn(item) for each item as the server finishes them (options as for map)."""
+        futures = self._submit_all(fn, items, chunksize, timeout, progress)
+        try:
+            for next_done in asyncio.as_completed(futures):
+                result = await next_done
+                for item in result if chunksize > 1 else (result,):
+                    yield item
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def _submit_all(self, fn, items, chunksize, timeout, progress):
+        if not isinstance(chunksize, int) or chunksize < 1:
+            raise ValueError(f"chunksize must be a positive int, not {chunksize!r}")
+        timeout = self._timeout if timeout is _DEFAULT else _check_timeout(timeout)
+        if chunksize == 1:
+            calls = [(fn, (item,)) for item in items]
+        else:
+            items = list(items)
+            calls = [(_apply_chunk, (fn, items[i:i + chunksize])) for i in range(0, len(items), chunksize)]
+        sizes = [1 if chunksize == 1 else len(args[1]) for _, args in calls]
+        report = _TextProgress() if progress is True else progress
+        if not report:
+            return [self._submit(function, args, {}, timeout) for function, args in calls]
+        total, done = sum(sizes), [0]
+        report(0, total)
+
+        def finished(n):
+            done[0] += n
+            report(done[0], total)
+
+        return [self._submit(function, args, {}, timeout, lambda n=n: finished(n))
+                for (function, args), n in zip(calls, sizes)]
+
+    def shutdown(self):
+        """Cancel the calls not finished and refuse new ones; close() also frees the connections."""
+        self._closed = True
+        for task in list(self._calls):
+            task.cancel()
+
+    async def close(self):
+        self.shutdown()
+        await self._transport.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        # Leaving normally waits for what was submitted; leaving on an error does not.
+        pending = [task for task in self._calls if not task.done()]
+        if exc_type is None and pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.close()
+
+
+def _apply_chunk(function, items):
+    """map()'s chunks: run function over several items in one call."""
+    return [function(item) for item in items]
+
+
+def _reply(key, status, headers, nonce, body):
+    """The call's result from the server's answer; raises its exception or the server's error.
+
+    Nothing is unpickled unless the answer is signed with key and bound to nonce.
+    """
+    authentic = _signing.response_is_authentic(key, status, headers, nonce, body)
+    if status == 200:
+        if not authentic:
+            raise AuthenticationError("the server's reply is not signed with the key, or not for this request "
+                                      "(altered or replayed on the way?): refused without unpickling it", status)
+        raised = headers.get(_signing.RAISED) or headers.get(_signing.RAISED.lower())
+        value = pickle.loads(body)
+        if raised != "1":
+            return value
+        exc, text = value
+        exc.__cause__ = RemoteTraceback(text)
+        if isinstance(exc, StopIteration):  # a coroutine may not raise it: it would become a RuntimeError
+            raise RemoteError(f"the call raised {exc!r}") from exc
+        raise exc
+    try:
+        error = json.loads(body)
+        kind, message = error["error"], error["message"]
+    except (ValueError, KeyError, TypeError):
+        kind, message = "", f"HTTP {status}: {body[:300].decode(errors='replace')}"
+    if not authentic and status not in (401, 403, 413):  # those are answered before the key is proven
+        message += " (this answer is not signed by the server)"
+    if status == 504 or kind == "TimeoutError":
+        raise TimeoutError(message)
+    raise _ERRORS.get(kind, RemoteError)(message, status)
+
+
+def _check_timeout(timeout):
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+    return timeout
+
+
+# -- transports: (status, headers, body) for one HTTP request -------------------------
+
+
+class _AiohttpTransport:
+    """CPython: one aiohttp session, made in the running loop on first use."""
+
+    def __init__(self, connections):
+        self._connections = connections
+        self._session = None
+
+    async def request(self, method, url, headers, body, timeout):
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections), timeout=aiohttp.ClientTimeout(total=None))
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._session.request(method, url, headers=headers, data=body,
+                                                 allow_redirects=False) as response:
+                    return response.status, response.headers, await response.read()
+        except aiohttp.ClientError as exc:
+            raise RemoteError(f"could not reach the server at {url}: {exc}") from None
+
+    async def close(self):
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class _PyodideTransport:
+    """Pyodide: the browser's (or Node's) fetch, through pyodide.http.pyfetch."""
+
+    async def request(self, method, url, headers, body, timeout):
+        from pyodide.http import pyfetch
+
+        options = {"method": method, "headers": headers, "redirect": "error"}
+        if body is not None:
+            options["body"] = body
+        try:
+            async with asyncio.timeout(timeout):
+                response = await pyfetch(url, **options)
+                return response.status, response.headers, await response.bytes()
+        except (TimeoutError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # pyodide's AbortError / JsException: the request never got an answer
+            raise RemoteError(f"could not reach the server at {url}: {exc} (in a browser: is the page's origin "
+                              "given to the server with --allow-origin?)") from None
+
+    async def close(self):
+        pass

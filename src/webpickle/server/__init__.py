@@ -1,0 +1,22 @@
+"""webpickle's remote-execution server: signed HTTP calls of pickled functions.
+
+    python -m webpickle.server --key-file PATH [--host 127.0.0.1] [--port 8765]
+        [--processes N] [--max-memory 1GB] [--dask tcp://scheduler:8786]
+        [--allow-origin URL] [--max-body 128MB]
+
+Native CPython only (it needs aiohttp). The modules, one job each:
+
+    __main__.py       command line, start-up and graceful shutdown
+    app.py            the HTTP routes: /health and /call, CORS
+    auth.py           checking a request's signature, window and nonce; signing responses
+    access_log.py     JSON-lines access and event log
+    process_pool.py   the local pool of worker processes
+    child.py          a worker process (python -m webpickle.server.child)
+    dask_backend.py   running calls on a dask.distributed cluster
+    runner.py         running one pickled call, in a worker process or on a Dask worker
+    limits.py         sizes on the command line, the address-space cap
+
+This __init__ imports nothing, so that Dask workers can import runner.py
+without aiohttp. The client is webpickle.remote; the signing scheme is in
+webpickle._signing.
+"""

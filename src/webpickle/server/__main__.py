@@ -1,0 +1,158 @@
+"""python -m webpickle.server: run pickled calls for clients that hold the key.
+
+Start-up: read the key, start the backend (the process pool, or connect to
+Dask), listen, then print one line on stdout:
+
+    webpickle server listening on http://HOST:PORT/
+
+(with the real port when --port 0). SIGTERM or SIGINT stops listening, lets
+the running calls finish (up to --shutdown-timeout seconds), then stops the
+backend. The log goes to stderr as JSON lines; the key never appears in it.
+"""
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import signal
+import sys
+import urllib.parse
+
+from aiohttp import web
+
+from . import access_log, app
+from .auth import load_key
+from .limits import format_size, parse_size
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+DEFAULT_MAX_MEMORY = "1GB"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m webpickle.server", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Pickle is code execution: whoever holds the key runs code on this machine as this user. "
+               "Keep the key secret, and the server on loopback unless you put it behind TLS.")
+    parser.add_argument("--key-file", required=True, metavar="PATH",
+                        help="file holding the shared key (at least 16 bytes; surrounding whitespace ignored)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one (default: %(default)s)")
+    parser.add_argument("--processes", type=int, metavar="N",
+                        help="worker processes running calls (default: the number of CPUs)")
+    parser.add_argument("--max-memory", metavar="SIZE",
+                        help=f"address-space cap of each worker process, e.g. 1GB, 512MiB, none "
+                             f"(default: {DEFAULT_MAX_MEMORY})")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="run calls on this dask.distributed scheduler (e.g. tcp://scheduler:8786) "
+                             "instead of local processes")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                        help="a web page origin (scheme://host[:port]) whose pages may call the server "
+                             "(CORS); repeat for several")
+    parser.add_argument("--max-body", default="128MB", metavar="SIZE",
+                        help="largest request body accepted (default: %(default)s)")
+    parser.add_argument("--shutdown-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="how long a stop waits for running calls (default: %(default)s)")
+    args = parser.parse_args(argv)
+    _check(parser, args)
+    return args
+
+
+def _check(parser, args):
+    """Validate and normalise args in place; parser.error() explains what to fix."""
+    try:
+        args.key, readable_by_others = load_key(args.key_file)
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.key_readable_by_others = readable_by_others
+    if args.dask and (args.processes is not None or args.max_memory is not None):
+        parser.error("--processes and --max-memory size the local process pool; with --dask the Dask "
+                     "workers run the calls (size them with dask's own options, e.g. --memory-limit)")
+    if args.processes is not None and args.processes < 1:
+        parser.error(f"--processes must be at least 1, not {args.processes}")
+    args.processes = args.processes or len(os.sched_getaffinity(0))
+    try:
+        args.max_memory = parse_size(args.max_memory or DEFAULT_MAX_MEMORY)
+        args.max_body = parse_size(args.max_body)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.max_body is None:
+        parser.error("--max-body needs a size: the server must bound what it reads before checking it")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be 0 to 65535, not {args.port}")
+    origins = set()
+    for origin in args.allow_origin:
+        parts = urllib.parse.urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") \
+                or parts.query or parts.fragment:
+            parser.error(f"--allow-origin {origin!r}: give an origin, scheme://host[:port], "
+                         "e.g. http://127.0.0.1:8000 (no path; '*' is not accepted)")
+        origins.add(f"{parts.scheme}://{parts.netloc}")
+    args.allow_origin = frozenset(origins)
+
+
+def _url(host, port):
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass  # a host name
+    return f"http://{host}:{port}/"
+
+
+def _make_backend(args):
+    if args.dask:
+        from .dask_backend import DaskBackend
+
+        return DaskBackend(args.dask)
+    from .process_pool import ProcessPool
+
+    return ProcessPool(args.processes, args.max_memory)
+
+
+async def serve(args):
+    backend = _make_backend(args)
+    await backend.start()
+    application = app.make_app(app.Settings(args.key, backend, args.max_body, args.allow_origin))
+    runner = web.AppRunner(application, access_log_class=access_log.JsonAccessLogger,
+                           access_log=access_log.LOGGER, shutdown_timeout=args.shutdown_timeout)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        access_log.log_event("listening", host=args.host, port=port, backend=backend.name,
+                             max_body=format_size(args.max_body), allow_origins=sorted(args.allow_origin))
+        print(f"webpickle server listening on {_url(args.host, port)}", flush=True)
+        await stop.wait()
+        access_log.log_event("stopping", waiting_up_to_s=args.shutdown_timeout)
+        application[app.STOPPING].append(True)
+    finally:
+        await runner.cleanup()  # stops listening, then waits for the running calls
+        await backend.close()
+    access_log.log_event("stopped")
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    access_log.configure()
+    if args.host not in _LOOPBACK:
+        access_log.log_event("warning", message=f"listening on {args.host}, beyond loopback: anyone who can "
+                             "reach it and holds the key runs code here; put TLS in front of it")
+    if args.key_readable_by_others:
+        access_log.log_event("warning", message=f"the key file {args.key_file} is readable by other users: "
+                             f"chmod 600 {args.key_file}")
+    try:
+        asyncio.run(serve(args))
+    except (RuntimeError, OSError) as exc:
+        print(f"webpickle server: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The server's log: one JSON object per line on stderr, for requests and for events.
+
+Request lines carry what a request was and how it ended, never a header's
+value: the key is never written anywhere, and signatures are not either.
+"""
+
+import datetime
+import json
+import logging
+import sys
+
+from aiohttp.abc import AbstractAccessLogger
+
+LOGGER = logging.getLogger("webpickle.server")
+# Handlers store what the access line should add about a request here (e.g. the outcome of a call).
+LOG_FIELDS = "webpickle.log"
+
+
+def configure(stream=None):
+    """Send the log to stream (default stderr), one bare JSON line per record."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    LOGGER.handlers[:] = [handler]
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def log_event(event, **fields):
+    LOGGER.info(json.dumps({"time": _now(), "event": event, **fields}, default=str))
+
+
+class JsonAccessLogger(AbstractAccessLogger):
+    """aiohttp's access logger, as JSON lines through LOGGER."""
+
+    def log(self, request, response, time):
+        record = {
+            "time": _now(), "event": "request", "remote": request.remote, "method": request.method,
+            "path": request.path, "status": response.status,
+            "bytes_in": request.content_length or 0, "bytes_out": response.body_length,
+            "ms": round(time * 1000, 2),
+        }
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            record["origin"] = origin
+        record.update(request.get(LOG_FIELDS, ()))
+        LOGGER.info(json.dumps(record, default=str))
+
+    @property
+    def enabled(self):
+        return LOGGER.isEnabledFor(logging.INFO)

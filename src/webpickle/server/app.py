@@ -1,0 +1,136 @@
+"""The HTTP application: GET /health, POST /call, and CORS for the allowed origins.
+
+    GET  /health   unsigned; JSON with the server's Python and webpickle versions only
+    POST /call     a signed request whose body is webpickle.dumps((fn, args, kwargs));
+                   200 with the signed reply (X-Webpickle-Raised: 0 result, 1 exception)
+                   or a JSON error {"error": kind, "message": text}
+
+Error statuses: 400 malformed signed header, 401 unsigned / wrong signature /
+stale / replayed, 403 Origin not allowed, 409 another Python minor version,
+413 body over --max-body, 500 the call's process died or the backend failed,
+503 shutting down, 504 past the call's timeout.
+"""
+
+import dataclasses
+import json
+import sys
+
+from aiohttp import web
+
+import webpickle
+from webpickle import _signing
+
+from . import auth
+from .access_log import LOG_FIELDS
+from .backend import CallFailed
+
+
+@dataclasses.dataclass
+class Settings:
+    key: bytes
+    backend: object
+    max_body: int
+    allow_origins: frozenset = frozenset()
+
+
+SETTINGS = web.AppKey("settings", Settings)
+NONCES = web.AppKey("nonces", auth.NonceLog)
+STOPPING = web.AppKey("stopping", list)  # [True] once shutdown began; a list so handlers see the change
+
+
+def make_app(settings):
+    # client_max_size bounds aiohttp's own readers; /call reads its body itself, bounded the same way.
+    app = web.Application(middlewares=[_cors], client_max_size=settings.max_body)
+    app[SETTINGS] = settings
+    app[NONCES] = auth.NonceLog()
+    app[STOPPING] = []
+    app.router.add_get("/health", health)
+    app.router.add_post("/call", call)
+    app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
+    return app
+
+
+async def health(request):
+    """Versions only: what a client needs to know whether its pickles can load here."""
+    info = sys.version_info
+    return web.json_response({
+        "status": "stopping" if request.app[STOPPING] else "ok",
+        "python": f"{info.major}.{info.minor}.{info.micro}", "python_minor": _signing.python_version(),
+        "webpickle": webpickle.__version__,
+    })
+
+
+async def call(request):
+    settings = request.app[SETTINGS]
+    fields = request[LOG_FIELDS] = {}
+    nonce = None
+    try:
+        if request.app[STOPPING]:
+            raise CallFailed(503, "ServiceUnavailable", "the server is shutting down: retry on another server")
+        body, nonce, timeout = await auth.admit(request, settings.key, request.app[NONCES], settings.max_body)
+        fields["nonce"] = nonce
+        raised, stream = await settings.backend.run(body, timeout)
+    except auth.Refused as refusal:
+        fields["error"] = refusal.kind
+        return _error(refusal.status, refusal.kind, refusal.message,
+                      settings.key, request.headers.get(_signing.NONCE) if refusal.signed else None)
+    except CallFailed as failure:
+        fields["error"] = failure.kind
+        return _error(failure.status, failure.kind, failure.message, settings.key, nonce)
+    fields["outcome"] = "exception" if raised else "result"
+    response = web.Response(body=stream, content_type="application/octet-stream")
+    response.headers.update(_signing.sign_response(settings.key, 200, nonce, "1" if raised else "0", stream))
+    return response
+
+
+def _error(status, kind, message, key, nonce):
+    """A JSON error; signed (bound to the request's nonce) only when the request was authenticated."""
+    body = json.dumps({"error": kind, "message": message}).encode()
+    response = web.Response(status=status, body=body, content_type="application/json")
+    if nonce is not None:
+        response.headers.update(_signing.sign_response(key, status, nonce, "", body))
+    return response
+
+
+# -- CORS ---------------------------------------------------------------------------
+
+_PREFLIGHT_MAX_AGE_S = "600"
+
+
+def _origin_refused(origin):
+    return web.json_response(
+        {"error": "ForbiddenOrigin",
+         "message": f"the origin {origin} is not allowed: start the server with --allow-origin {origin}"},
+        status=403)
+
+
+@web.middleware
+async def _cors(request, handler):
+    """Answer browsers from --allow-origin origins only; requests with another Origin are refused.
+
+    Requests without Origin (CPython, Node) are not browsers' and pass. The
+    signature headers are exposed, or a page's fetch could not verify replies.
+    """
+    origin = request.headers.get("Origin")
+    allowed = request.app[SETTINGS].allow_origins
+    if origin is not None and origin not in allowed and request.method != "GET":
+        return _origin_refused(origin)
+    response = await handler(request)
+    if origin is not None and origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = ", ".join(_signing.RESPONSE_HEADERS)
+        response.headers.add("Vary", "Origin")
+    return response
+
+
+async def _preflight(request):
+    if request.headers.get("Origin") is None:
+        raise web.HTTPMethodNotAllowed("OPTIONS", ["GET", "POST"])
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+    response.headers["Access-Control-Allow-Headers"] = ", ".join(("Content-Type", *_signing.REQUEST_HEADERS))
+    response.headers["Access-Control-Max-Age"] = _PREFLIGHT_MAX_AGE_S
+    if request.headers.get("Access-Control-Request-Private-Network") == "true":
+        # Chromium asks this of a public page calling a loopback server; the origin was allowed by name.
+        response.headers["Access-Control-Allow-Private-Network"] = "true"
+    return response

@@ -1,0 +1,132 @@
+"""Helpers for the remote-execution tests: start a server, send raw requests, payload gadgets.
+
+Every wait has a generous limit (2 busy cores are shared with other work); no
+test asserts a speed.
+"""
+
+import asyncio
+import http.client
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+from webpickle import _signing
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120
+CALL_TIMEOUT_S = 120
+KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0-test-key"  # what the key file holds
+
+
+def run(coroutine, timeout=CALL_TIMEOUT_S):
+    """Run an async test body with a time limit (no pytest-asyncio, no pytest-timeout here)."""
+    return asyncio.run(asyncio.wait_for(coroutine, timeout))
+
+
+def write_key_file(directory, key=KEY):
+    path = Path(directory) / "key"
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return path
+
+
+class Server:
+    """python -m webpickle.server in a subprocess; its log (stderr) goes to a file."""
+
+    def __init__(self, key_file, *args, log_dir):
+        self.log_path = Path(log_dir) / f"server-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")
+        command = [sys.executable, "-m", "webpickle.server", "--key-file", str(key_file), "--port", "0", *args]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self.url = self._read_url()
+        parts = urllib.parse.urlsplit(self.url)
+        self.host, self.port = parts.hostname, parts.port
+
+    def _read_url(self):
+        deadline = time.monotonic() + START_TIMEOUT_S
+        line = ""
+        while time.monotonic() < deadline and not line:
+            line = self.process.stdout.readline()  # blocks until the line, or EOF if it failed
+            if not line and self.process.poll() is not None:
+                break
+        prefix = "webpickle server listening on "
+        if not line.startswith(prefix):
+            self.stop()
+            raise RuntimeError(f"the server did not start (stdout {line!r}); its log:\n{self.log()}")
+        return line[len(prefix):].strip()
+
+    def log(self):
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def events(self):
+        """The log's JSON lines, parsed (a line that is not JSON fails the test)."""
+        return [json.loads(line) for line in self.log().splitlines() if line.strip()]
+
+    def child_pids(self):
+        """The pids of the server's worker processes (its direct children)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return sorted(int(pid) for pid in children.read_text().split())
+
+    def stop(self, timeout=60):
+        """SIGTERM and wait; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            status = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            status = self.process.wait()
+        self.process.stdout.close()
+        self._log.close()
+        return status
+
+
+def post(server, body, headers, path="/call"):
+    """A raw POST; returns (status, headers as a dict, body bytes)."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=CALL_TIMEOUT_S)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def signed_headers(body, key=KEY, **overrides):
+    """Headers signing a POST /call of body, with fields optionally replaced before signing
+    (now=..., nonce=..., python=..., timeout=...)."""
+    python = overrides.pop("python", _signing.python_version())
+    timeout = overrides.pop("timeout", "")
+    timestamp = str(int(overrides.pop("now", time.time())))
+    nonce = overrides.pop("nonce", _signing.new_nonce())
+    assert not overrides, overrides
+    signature = _signing.request_signature(_signing.key_bytes(key), "POST", "/call", timestamp, nonce, python,
+                                           timeout, body)
+    return {_signing.TIMESTAMP: timestamp, _signing.NONCE: nonce, _signing.PYTHON: python,
+            _signing.TIMEOUT: timeout, _signing.SIGNATURE: signature}
+
+
+class WritesFile:
+    """Unpickling this appends a line to path: the proof that a stream was (or was not) unpickled."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return exec, (f"open({self.path!r}, 'a').write('unpickled\\n')",)
+
+
+def gadget_call(path):
+    """A request body whose unpickling writes to path (a call of str() on the gadget's result)."""
+    return pickle.dumps((str, (WritesFile(path),), {}), protocol=5)
+
+
+def lines_in(path):
+    return Path(path).read_text().count("\n") if os.path.exists(path) else 0
