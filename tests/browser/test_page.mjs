@@ -1,11 +1,14 @@
-// Browser tests: the demo page and a Web Worker load Pyodide + webpickle from
-// demo/serve.py in headless Chromium (playwright-core, the system Chromium).
+// Browser tests: the demo notebook (opened without a token: no remote server)
+// and a Web Worker load Pyodide + webpickle from demo/serve.py in headless
+// Chromium (playwright-core, the system Chromium); the server's MIME types and
+// headers. tests/demo/test_notebook.mjs runs the whole notebook.
 //
 //   bash wasm/toolchain.sh run node --test tests/browser/test_page.mjs
 //
 // It first runs wasm/make_dist.py (idempotent) so build/dist holds the current
-// wheel ($WEBPICKLE_WHEEL or the one in build/wasm/dist). Screenshots go to
-// build/screenshots/. The server and the browser are stopped even on failure.
+// wheel ($WEBPICKLE_WHEEL or the one in build/wasm/dist), and demo/build.mjs
+// (a no-op when current). Screenshots go to build/screenshots/. The server and
+// the browser are stopped even on failure.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -35,6 +38,7 @@ before(async () => {
   } catch (err) {
     throw new Error(`wasm/make_dist.py failed:\n${err.stderr || err.stdout || err.message}`);
   }
+  execFileSync(process.execPath, [path.join(ROOT, "demo/build.mjs")], { stdio: "pipe" });
   ({ child: server, url: baseUrl } = await startDemoServer({ "/fixtures/": path.join(ROOT, "tests/browser/fixtures") }));
   profileDir = fs.mkdtempSync(path.join(os.tmpdir(), "webpickle-chromium-"));
   context = await chromium.launchPersistentContext(profileDir, {
@@ -74,14 +78,23 @@ async function openAndWait(url, readyExpr, shotName) {
   }
 }
 
-test("demo page runs a function pickled by value", { timeout: LOAD_TIMEOUT_MS + 30_000 }, async (t) => {
-  const { value, problems } = await openAndWait(baseUrl, "window.demoResult", "demo.png");
+test("the notebook starts without a token and runs its first cell", { timeout: LOAD_TIMEOUT_MS + 60_000 }, async (t) => {
+  const runFirstCell = `(() => {
+    const nb = window.notebook;
+    if (!nb?.ready) return false;
+    if (nb.ready.error) return nb.ready;
+    if (!nb.started) { nb.started = true; document.querySelector("section.cell button.run").click(); }
+    const [first] = nb.cells();
+    return ["ok", "error"].includes(first.state) && nb.idle && { ...nb.ready, first };
+  })()`;
+  const { value, problems } = await openAndWait(baseUrl, runFirstCell, "notebook-first-cell.png");
   assert.equal(value.error, undefined, `the page reported: ${value.error}`);
-  assert.deepEqual(value.results, [3, 5, 7, 9, 11]); // x * 2 + 3
-  assert.ok(value.size > 0);
+  assert.equal(value.remote, false); // no token, no key: the server cell would say so
+  assert.equal(value.first.state, "ok", value.first.text);
+  assert.match(value.first.text, /^Estimate\(seed=0, hits=\d+, darts=400000\)$/);
   assert.deepEqual(problems, []);
-  t.diagnostic(`Pyodide loaded in Chromium in ${(value.loadMs / 1000).toFixed(2)} s; ` +
-    `webpickle ${value.version}; pickle ${value.size} bytes`);
+  t.diagnostic(`notebook ready ${(value.readyMs / 1000).toFixed(2)} s after navigation; ` +
+    `webpickle ${value.version}; cell 1 ran in ${value.first.ms.toFixed(0)} ms`);
 });
 
 test("webpickle loads and round-trips a lambda in a Web Worker", { timeout: LOAD_TIMEOUT_MS + 30_000 }, async (t) => {
@@ -99,8 +112,17 @@ test("the server sends the headers Pyodide needs", async () => {
   assert.equal(wasm.headers.get("content-type"), "application/wasm");
   assert.equal(wasm.headers.get("cross-origin-opener-policy"), "same-origin");
   assert.equal(wasm.headers.get("cross-origin-embedder-policy"), "require-corp");
-  const mjs = await fetch(`${baseUrl}main.mjs`, { method: "HEAD" });
-  assert.equal(mjs.headers.get("content-type"), "text/javascript");
+  const page = await fetch(baseUrl, { method: "HEAD" });
+  assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+  const bundle = await fetch(`${baseUrl}bundle/notebook.js`, { method: "HEAD" });
+  assert.equal(bundle.status, 200);
+  assert.equal(bundle.headers.get("content-type"), "text/javascript");
+  assert.equal(bundle.headers.get("cross-origin-resource-policy"), "same-origin");
+  // Started without --remote: no token to trade, and the answer says how to get one.
+  const session = await fetch(`${baseUrl}api/session`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+  assert.equal(session.status, 404);
+  assert.match((await session.json()).error, /\.\/dev demo/);
   const lock = await (await fetch(`${baseUrl}pyodide/pyodide-lock.json`)).json();
   const entry = lock.packages.webpickle;
   assert.ok(entry, "build/dist/pyodide-lock.json has no webpickle entry");

@@ -1,0 +1,14 @@
+# The same calls on a pool of Web Workers, each with its own Pyodide. The
+# pool size is the "Web Workers" box above; the bar fills as results arrive.
+import nb
+from webpickle.workers import WorkerPool
+
+n = nb.workers()
+async with WorkerPool(n) as pool:  # waits until every worker has loaded Pyodide
+    print(f"{n} workers ready in {max(w['ready_s'] for w in pool.workers):.1f} s (not timed below)")
+    start = time.perf_counter()
+    parallel = await pool.map(estimate_pi, seeds, progress=nb.progress)
+    times[f"{n} Web Workers"] = time.perf_counter() - start
+
+print(f"{len(parallel)} estimates in {times[f'{n} Web Workers']:.2f} s")
+[e.hits for e in parallel] == [e.hits for e in serial]  # the same darts landed inside

@@ -1,0 +1,13 @@
+# The same function, sent by value to the server that ./dev demo started
+# (CPython on this machine). The page got its URL and key with the one-time
+# token in this page's address.
+from webpickle.remote import RemoteExecutor
+
+url, key = nb.server()
+server = RemoteExecutor(url, key)
+start = time.perf_counter()
+remote = await server.map(estimate_pi, seeds)
+times["server (CPython)"] = time.perf_counter() - start
+
+print(f"{len(remote)} estimates in {times['server (CPython)']:.2f} s from {url}")
+[e.hits for e in remote] == [e.hits for e in serial]
