@@ -20,7 +20,7 @@ def _ratio(item, lib, op):
 
 def _goal(item, runtime):
     """webpickle's dumps goal as a ratio to cloudpickle's time, or None (see report.py)."""
-    if item["kind"] == "by value":
+    if item["kind"] in report.BY_VALUE_KINDS:
         return 1 / report.BY_VALUE_SPEEDUP[runtime]
     pickle_ratio = _ratio(item, "pickle", "dumps")
     if pickle_ratio is None:
@@ -40,12 +40,12 @@ def draw(results, path, op="dumps"):
     runtimes = [name for name, rt in results["runtimes"].items() if rt.get("items")]
     if not runtimes:
         return False
-    items = [i["name"] for i in results["runtimes"][runtimes[0]]["items"]]
+    items = [i["name"] for i in results["runtimes"][runtimes[0]]["items"] if i["kind"] != report.SCALING]
     fig, axes = plt.subplots(1, len(runtimes), figsize=(6.5 * len(runtimes), 0.55 * len(items) + 1.8),
                              sharey=True, squeeze=False)
     height = 0.8 / len(LIBS)
     for ax, rt in zip(axes[0], runtimes):
-        by_name = {i["name"]: i for i in results["runtimes"][rt]["items"]}
+        by_name = {i["name"]: i for i in results["runtimes"][rt]["items"] if i["kind"] != report.SCALING}
         ratios = [r for i in by_name.values() for lib in LIBS if (r := _ratio(i, lib, op))]
         ratios += [g for i in by_name.values() if op == "dumps" and (g := _goal(i, rt))]
         low = 10 ** math.floor(math.log10(min(ratios + [0.5])))

@@ -16,6 +16,11 @@ import pickle
 import zlib
 
 DATA, INSTANCES, BY_VALUE = "data", "instances", "by value"
+# Instances of a by-value class: the by-value speed goals, no size goal (the
+# size goal is for functions and classes themselves).
+BY_VALUE_INSTANCES = "by value instances"
+# Series that show how time and size grow with the input; no goals.
+SCALING = "scaling"
 
 
 @dataclasses.dataclass
@@ -38,11 +43,11 @@ class Plain:
         self.y = y
 
 
-def _records():
+def _records(count=10_000):
     # Through a real JSON text, so strings are distinct objects as after json.loads.
     tags = ["red", "green", "blue", "urgent", "archived", "beta", "vip"]
     rows = [{"id": i, "name": f"user-{i:05d}", "tags": [tags[i % 7], tags[(i * 3 + 1) % 7]][: 1 + i % 2],
-             "score": round(i * 0.37 % 100, 2)} for i in range(10_000)]
+             "score": round(i * 0.37 % 100, 2)} for i in range(count)]
     return json.loads(json.dumps(rows))
 
 
@@ -143,6 +148,18 @@ readings = [Reading(f"s{i % 50}", i * 0.5, i % 7 != 0) for i in range(10_000)]
 """
 
 
+def _cell_of_functions(count):
+    """Source of a cell defining `count` functions that call each other and share globals."""
+    lines = ["RATE = 1.07", "LABELS = ('low', 'mid', 'high')", ""]
+    for i in range(count):
+        previous = f"step_{i - 1}(x)" if i else "x"
+        lines += [f"def step_{i}(x, scale=RATE):",
+                  f"    y = {previous} * scale + {i}",
+                  f"    return y if y < 1e9 else LABELS[{i} % 3]", ""]
+    lines.append(f"cell = [step_{i} for i in range({count})]")
+    return "\n".join(lines) + "\n"
+
+
 def _fields(objs):
     return [(type(o).__qualname__, dataclasses.astuple(o)) for o in objs]
 
@@ -167,6 +184,10 @@ ITEMS = [
          probe=lambda f: f(15)),
     Item("notebook cell", BY_VALUE, "enum, frozen dataclass, class with properties/classmethods, 2 functions",
          _by_value(NOTEBOOK_CELL, "cell"), probe=lambda cell: cell["summary"](7)),
-    Item("dynamic dataclass 10k", BY_VALUE, "10,000 instances of a dataclass defined in __main__",
+    Item("dynamic dataclass 10k", BY_VALUE_INSTANCES, "10,000 instances of a dataclass defined in __main__",
          _by_value(DATACLASS_INSTANCES, "readings"), probe=_fields),
+    *(Item(f"cell of {n} function{'s' if n > 1 else ''}", SCALING, f"{n} functions in one cell, chained",
+           _by_value(_cell_of_functions(n), "cell"), probe=lambda cell: cell[-1](1.0)) for n in (1, 10, 100)),
+    *(Item(f"{label} JSON records", SCALING, f"{n:,} dicts {{id, name, tags, score}} from json.loads",
+           lambda n=n: _records(n)) for n, label in ((1_000, "1k"), (10_000, "10k"), (100_000, "100k"))),
 ]

@@ -5,7 +5,9 @@
 
 Writes PREFIX.json (every figure), PREFIX.md (tables, goals, machine, versions
 and method) and PREFIX.png (dumps time relative to cloudpickle). The corpus is
-in corpus.py, the timing method in timing.py, the goals in report.py.
+in corpus.py, the timing method in timing.py, the goals in report.py. A full
+run also runs the separate parts (parts.py: the worker pool in Chromium, the
+remote-execution load test) and puts their reports in the same files.
 """
 
 import argparse
@@ -25,6 +27,8 @@ sys.path.insert(0, str(BENCH))
 import chart  # noqa: E402  (after the path set-up above)
 import corpus  # noqa: E402
 import measure  # noqa: E402
+import parts  # noqa: E402
+import publish  # noqa: E402
 import report  # noqa: E402
 
 
@@ -49,6 +53,12 @@ def parse_args(argv):
                         help="where to write PREFIX.json/.md/.png "
                              "(default: bench/results/latest, or bench/results/quick with --quick)")
     parser.add_argument("--no-chart", action="store_true", help="do not draw the PNG")
+    parser.add_argument("--publish", action="store_true",
+                        help="also put the headline table and the chart into README.md (docs/benchmarks.png)")
+    parser.add_argument("--parts", default=None, metavar="LIST",
+                        help="comma-separated separate parts to run as well: "
+                             f"{', '.join(parts.PARTS)} (default: all of them in a full run, none with "
+                             "--quick, -k, --native-only or --pyodide-only; 'none' for none)")
     args = parser.parse_args(argv)
     libs = tuple(lib for lib in args.libs.split(",") if lib)
     unknown = set(libs) - set(measure.LIBRARIES)
@@ -59,6 +69,14 @@ def parse_args(argv):
         parser.error(f"-k {args.filter!r} matches no corpus item; names: "
                      + ", ".join(item.name for item in corpus.ITEMS))
     args.output = Path(args.output or BENCH / "results" / ("quick" if args.quick else "latest"))
+    if args.parts is None:
+        narrowed = args.quick or args.filter or args.native_only or args.pyodide_only
+        args.parts = () if narrowed else tuple(parts.PARTS)
+    else:
+        args.parts = tuple(p for p in args.parts.split(",") if p and p != "none")
+        unknown = set(args.parts) - set(parts.PARTS)
+        if unknown:
+            parser.error(f"--parts: unknown {sorted(unknown)}; choose from {', '.join(parts.PARTS)}")
     return args
 
 
@@ -129,15 +147,21 @@ def main(argv=None):
         "mode": "quick" if args.quick else "full",
         "machine": machine(), "git": git_state(), "runtimes": runtimes,
     }
+    if args.parts:
+        results["parts"] = {name: parts.run(name, args.output, args.quick) for name in args.parts}
     report.add_goals(results)
     path = {ext: Path(f"{args.output}.{ext}") for ext in ("json", "md", "png")}
     if not args.no_chart and chart.draw(results, path["png"]):
         results["chart"] = path["png"].name  # relative: the .md sits next to it
     path["json"].write_text(json.dumps(results, indent=1) + "\n")
     path["md"].write_text(report.markdown(results))
+    if args.publish:
+        publish.publish(results, path["png"] if "chart" in results else None)
     print("\n".join(["", *report.summary_lines(results), f"wrote {args.output}.json, .md"
                      + (", .png" if "chart" in results else "")]))
-    return 1 if any("error" in rt for rt in runtimes.values()) else 0
+    failed = [rt for rt in runtimes.values() if "error" in rt]
+    failed += [part for part in results.get("parts", {}).values() if "error" in part]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

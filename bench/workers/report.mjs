@@ -31,6 +31,15 @@ export function summarize(samples) {
   return summary;
 }
 
+/** One line for the README (bench/publish.py): webpickle's figures beside the baseline's. */
+export function headline(summary) {
+  const ours = summary.webpickle ?? {}, base = summary.baseline ?? {};
+  const pair = (key, digits, unit) => `${format(ours[key], digits)}${unit} (baseline ${format(base[key], digits)}${unit})`;
+  return `small-call round trip ${pair("rt_median", 3, " ms")}, ${pair("calls_per_s", 0, "")} sequential calls/s, ` +
+    `speedup on 2 workers ${pair("speedup", 2, "×")}, 64 MB argument ${pair("big_median", 1, " ms")} ` +
+    `with ${ours.copies ?? "–"} copies (baseline ${base.copies ?? "–"}), pool of 2 ready in ${pair("ready_2", 2, " s")}.`;
+}
+
 const format = (value, digits) => (value === undefined ? "–" : value.toLocaleString("en-US",
   { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 

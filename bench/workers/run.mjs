@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { ROOT, launchChromium, makeDist, openPage, startServer } from "../../tests/workers/chromium.mjs";
 import { option } from "../../tests/pyodide/pyodide_node.mjs";
-import { markdown, summarize } from "./report.mjs";
+import { headline, markdown, summarize } from "./report.mjs";
 
 const CLOUDPICKLE = "/usr/lib/python3/dist-packages/cloudpickle";
 const KINDS = ["webpickle", "baseline"];
@@ -87,6 +87,7 @@ async function main(argv) {
   const chromiumVersion = execFileSync("/usr/bin/chromium", ["--version"]).toString().trim();
   const results = { started: started.toISOString(), rounds, quick, machine: machine(chromiumVersion, loadAtStart), samples,
     summary: summarize(samples) };
+  results.headline = headline(results.summary);
   fs.mkdirSync(path.dirname(prefix), { recursive: true });
   fs.writeFileSync(`${prefix}.json`, JSON.stringify(results, null, 1));
   fs.writeFileSync(`${prefix}.md`, markdown(results));
