@@ -33,6 +33,21 @@ public:
         return index;
     }
 
+    // Stores key under a given index (priming the memo from another pickler's);
+    // later add() calls continue after the largest index stored.
+    void add_at(std::uintptr_t key, std::uint32_t index) {
+        if ((count_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
+        insert(key, index);
+        if (index >= count_) count_ = static_cast<std::size_t>(index) + 1;
+    }
+
+    // Calls f(key, index) for every key stored.
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const Slot& s : slots_)
+            if (s.key != 0) f(s.key, s.index);
+    }
+
     // Takes the next index for a value that no object stands for (a
     // stream's own helper values, reached only by memo_get) and returns it.
     std::uint32_t reserve() { return static_cast<std::uint32_t>(count_++); }

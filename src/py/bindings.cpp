@@ -78,7 +78,20 @@ PYBIND11_MODULE(_core, m) {
             pyb::arg("obj"), pyb::arg("reducer_override") = pyb::none(), pyb::arg("persistent_id") = pyb::none(),
             pyb::arg("dispatch_table") = pyb::none(),
             "Pickles obj into one whole stream and returns its bytes.")
-        .def("clear_memo", &Session::clear_memo);
+        .def("clear_memo", &Session::clear_memo)
+        .def(
+            "memo_items",
+            [](const Session& self) {
+                pyb::list items;
+                for (auto [index, obj] : self.memo_entries())
+                    items.append(pyb::make_tuple(index, pyb::reinterpret_borrow<pyb::object>(obj)));
+                return items;
+            },
+            "The (memo index, object) pairs memoized so far (Pickler.memo).")
+        .def(
+            "prime_memo",
+            [](Session& self, std::uint32_t index, const pyb::handle& obj) { self.memo_prime(index, obj.ptr()); },
+            pyb::arg("index"), pyb::arg("obj"), "Memoizes obj under index, as assigning Pickler.memo does.");
 
     m.def(
         "dumps",

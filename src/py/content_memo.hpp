@@ -40,6 +40,13 @@ public:
         ++count_;
     }
 
+    // Calls f(obj, index) for every object stored.
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const Slot& s : slots_)
+            if (s.obj != nullptr) f(s.obj, s.index);
+    }
+
     void clear() {
         slots_.assign(64, Slot{});
         count_ = 0;

@@ -39,6 +39,29 @@ std::uint32_t Session::memo_reserve() {
     return memo_.reserve();
 }
 
+std::vector<std::pair<std::uint32_t, PyObject*>> Session::memo_entries() const {
+    std::vector<std::pair<std::uint32_t, PyObject*>> entries;
+    // Identity-memo keys are addresses of objects the session keeps alive.
+    memo_.for_each([&](std::uintptr_t key, std::uint32_t index) {
+        entries.emplace_back(index, reinterpret_cast<PyObject*>(key));
+    });
+    contents_.for_each([&](PyObject* obj, std::uint32_t index) {
+        if (memo_find(obj) == IdentityMemo::kMissing) entries.emplace_back(index, obj);
+    });
+    return entries;
+}
+
+void Session::memo_prime(std::uint32_t index, PyObject* obj) {
+    if (index >= 0xfffffff0u) raise(PyExc_OverflowError, "memo index too large");
+    kept_alive_.push_back(obj);
+    Py_INCREF(obj);
+    // str and bytes are looked up by content when written (content_memo.hpp).
+    if ((PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj)) &&
+        contents_.find(obj) == ContentMemo::kMissing)
+        contents_.add(obj, index);
+    if (memo_find(obj) == IdentityMemo::kMissing) memo_.add_at(reinterpret_cast<std::uintptr_t>(obj), index);
+}
+
 Pickler::Pickler(Session& session, const Overrides& overrides)
     : session_(session), overrides_(overrides), writer_(buffer_, session.protocol()) {}
 

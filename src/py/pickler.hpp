@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "../core/identity_memo.hpp"
@@ -52,6 +53,10 @@ public:
     std::uint32_t memo_add(PyObject* obj);
     // The next memo index, for a value of the stream's own (see IdentityMemo::reserve).
     std::uint32_t memo_reserve();
+    // Pickler.memo: the (index, object) pairs memoized so far, and priming
+    // the memo with another pickler's pairs (after clear_memo()).
+    std::vector<std::pair<std::uint32_t, PyObject*>> memo_entries() const;
+    void memo_prime(std::uint32_t index, PyObject* obj);
     ContentMemo& contents() { return contents_; }
     std::unordered_map<PyObject*, GlobalsCopy>& globals_copies() { return globals_copies_; }
     // Namespaces of classes and modules written by value (a class's

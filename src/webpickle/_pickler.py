@@ -48,6 +48,34 @@ class Pickler(pickle.Pickler):
         self._webpickle_session.clear_memo()
         super().clear_memo()
 
+    @property
+    def memo(self):
+        """The objects pickled so far, as {id(obj): (memo index, obj)} (a copy).
+
+        Assigning another pickler's memo (pickle.Pickler's or ours, or such a
+        dict) primes this one: later dumps refer to those objects by index.
+        """
+        return {id(obj): (index, obj) for index, obj in self._webpickle_session.memo_items()}
+
+    @memo.setter
+    def memo(self, value):
+        if isinstance(value, Pickler):
+            raise TypeError("assign pickler.memo, not the pickler itself")
+        if not isinstance(value, dict):
+            copy = getattr(value, "copy", None)  # pickle.Pickler's PicklerMemoProxy
+            if type(value).__name__ != "PicklerMemoProxy" or copy is None:
+                raise TypeError(f"'memo' attribute must be a PicklerMemoProxy object or dict, "
+                                f"not {type(value).__name__}")
+            value = copy()
+        entries = []
+        for pair in value.values():
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], int)):
+                raise TypeError("'memo' values must be 2-item tuples of (memo index, object)")
+            entries.append(pair)
+        self._webpickle_session.clear_memo()
+        for index, obj in entries:
+            self._webpickle_session.prime_memo(index, obj)
+
 
 CloudPickler = Pickler
 

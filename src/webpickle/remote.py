@@ -118,31 +118,38 @@ class RemoteExecutor:
     def _submit(self, fn, args, kwargs, timeout, on_finish=None):
         if self._closed:
             raise RuntimeError("cannot submit to a RemoteExecutor after shutdown()")
+        future = asyncio.get_event_loop().create_future()
         try:
             payload = webpickle.dumps((fn, args, kwargs), protocol=5)
         except Exception as exc:
-            future = asyncio.get_event_loop().create_future()
             future.set_exception(exc)
             if on_finish is not None:
                 on_finish()
             return future
-        task = asyncio.ensure_future(self._call(payload, timeout, on_finish))
+        task = asyncio.ensure_future(self._call(payload, timeout, future, on_finish))
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
-        return task
+        future.add_done_callback(lambda f: f.cancelled() and task.cancel())
+        return future
 
-    async def _call(self, payload, timeout, on_finish):
-        cancelled = False
+    async def _call(self, payload, timeout, future, on_finish):
+        """Settle future with the call's outcome. The task itself never raises: a SystemExit
+        the call raised remotely must reach whoever awaits the future, not stop the event loop."""
         try:
-            return await self._send(payload, timeout)
+            value = await self._send(payload, timeout)
         except asyncio.CancelledError:
-            cancelled = True
+            future.cancel()
             raise
-        finally:
-            # Reported from inside the call, not from a done-callback (which runs a
-            # loop step later): map() never returns before its last progress report.
-            if on_finish is not None and not cancelled:
-                on_finish()
+        except BaseException as exc:
+            outcome = (future.set_exception, exc)
+        else:
+            outcome = (future.set_result, value)
+        # Reported before the future settles, not from its done-callback (a loop step
+        # later): map() never returns before its last progress report.
+        if on_finish is not None:
+            on_finish()
+        if not future.done():
+            outcome[0](outcome[1])
 
     async def _send(self, payload, timeout):
         async with self._slots:

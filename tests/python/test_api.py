@@ -54,6 +54,48 @@ def test_memo_is_kept_between_dumps_until_cleared():
     assert len(buffer.getvalue()) > 0
 
 
+def test_memo_reads_as_ids_to_index_and_object():
+    shared = [1, 2]
+    pickler = webpickle.Pickler(io.BytesIO())
+    pickler.dump([shared, "text"])
+    memo = pickler.memo
+    assert memo[id(shared)][1] is shared
+    indices = sorted(index for index, _ in memo.values())
+    assert len(set(indices)) == len(indices)
+    pickler.clear_memo()
+    assert pickler.memo == {}
+
+
+@pytest.mark.parametrize("source", ["stdlib", "webpickle"])
+def test_assigning_another_picklers_memo_primes_this_one(source):
+    shared = ["state"]
+    first_buffer = io.BytesIO()
+    first = (pickle.Pickler if source == "stdlib" else webpickle.Pickler)(first_buffer, 5)
+    first.dump(shared)
+    primed_buffer = io.BytesIO()
+    # Protocol 3: explicit BINPUT indices. With MEMOIZE (4+), CPython's
+    # Unpickler numbers new entries from 0 after its memo was assigned, which
+    # overwrites the primed entries (the stdlib's own Pickler does the same).
+    primed = webpickle.Pickler(primed_buffer, 3)
+    primed.memo = first.memo
+    primed.dump([shared, shared])
+    assert len(primed_buffer.getvalue()) < len(webpickle.dumps([shared, shared], 3))  # a memo reference only
+    unpickler = pickle.Unpickler(io.BytesIO(first_buffer.getvalue()))
+    loaded = unpickler.load()
+    second = pickle.Unpickler(io.BytesIO(primed_buffer.getvalue()))
+    second.memo = unpickler.memo
+    pair = second.load()
+    assert pair[0] is pair[1] is loaded
+
+
+@pytest.mark.parametrize("bad, message", [(42, "PicklerMemoProxy object or dict, not int"),
+                                          ({1: "x"}, "2-item tuples"), ({1: ("0", [])}, "2-item tuples")])
+def test_assigning_a_bad_memo_is_a_type_error(bad, message):
+    pickler = webpickle.Pickler(io.BytesIO())
+    with pytest.raises(TypeError, match=message):
+        pickler.memo = bad
+
+
 def test_dump_writes_nothing_when_pickling_fails():
     import threading
 

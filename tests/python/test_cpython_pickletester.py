@@ -41,8 +41,6 @@ LEFT_OUT = {
     "values (equal values give equal bytes); the stream loads to the same value",
     "test_framed_write_sizes_with_delayed_writer": "expects one write() per frame: webpickle writes the "
     "whole stream with one call after it succeeded, so a failed dump writes nothing",
-    "test_priming_pickler_memo": "assigning Pickler.memo is not supported yet: webpickle's memo lives in C++",
-    "test_priming_unpickler_memo": "primes the Pickler's memo too (see test_priming_pickler_memo)",
 }
 
 
