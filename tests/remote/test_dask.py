@@ -1,0 +1,117 @@
+"""--dask: calls run as tasks on a dask.distributed LocalCluster (Debian's python3-distributed).
+
+What Dask does when a worker dies mid-task is its own policy, and these tests
+pin it down: a task whose worker is killed once is run again on another
+worker and the call succeeds; a task that kills every worker it runs on fails
+after the scheduler's allowed-failures (3) with KilledWorker, which the server
+reports as WorkerCrashedError. Calls beside them, and after them, succeed.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import webpickle
+from support import KEY, ROOT, Server, run
+from webpickle.remote import RemoteExecutor, RemoteWorkerCrashedError
+
+webpickle.register_pickle_by_value(sys.modules[__name__])
+CLUSTER_START_TIMEOUT_S = 180
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests/remote/dask_cluster.py"), "2"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = process.stdout.readline()  # the helper prints it once its workers are up
+        assert line, "the LocalCluster did not start"
+        yield json.loads(line)["scheduler"]
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def dask_server(cluster, key_file, log_dir):
+    running = Server(key_file, "--dask", cluster, log_dir=log_dir)
+    yield running
+    running.stop()
+
+
+def where_am_i():
+    import distributed
+
+    worker = distributed.get_worker()  # raises ValueError outside a Dask worker
+    return worker.address, worker.scheduler.address, os.getpid()
+
+
+def test_calls_run_on_the_clusters_workers(dask_server, cluster):
+    async def main():
+        async with RemoteExecutor(dask_server.url, KEY) as executor:
+            scale = 7
+            return (await executor.map(lambda x: x * scale, range(8)),
+                    await asyncio.gather(*(executor.submit(where_am_i) for _ in range(4))))
+
+    squares, places = run(main())
+    assert squares == [x * 7 for x in range(8)]
+    for worker, scheduler, pid in places:
+        assert scheduler == cluster and worker.startswith("tcp://127.0.0.1:")
+        assert pid not in (os.getpid(), dask_server.process.pid)
+    connected = next(e for e in dask_server.events() if e["event"] == "dask_connected")
+    assert connected["workers"] == 2
+
+
+def record_pid_then_sleep(path, seconds):
+    with open(path, "a") as file:
+        file.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def kill_own_worker():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_task_gets_the_call_retried_by_dask(dask_server, tmp_path):
+    record = tmp_path / "pids"
+
+    async def main():
+        async with RemoteExecutor(dask_server.url, KEY) as executor:
+            call = executor.submit(record_pid_then_sleep, str(record), 3)
+            deadline = time.monotonic() + 60
+            while not record.exists() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            first = int(record.read_text().split()[0])
+            os.kill(first, signal.SIGKILL)  # the Dask worker running the call, mid-task
+            neighbour = executor.submit(lambda: sum(range(1000)))
+            return first, await call, await neighbour, await executor.map(abs, [-1, -2, -3])
+
+    first, finished_in, neighbour, after = run(main(), timeout=240)
+    pids = [int(p) for p in record.read_text().split()]
+    assert len(pids) == 2 and pids[0] == first and finished_in == pids[1] != first  # run again elsewhere
+    assert neighbour == sum(range(1000)) and after == [1, 2, 3]
+
+
+def test_a_task_that_kills_every_worker_fails_with_killed_worker(dask_server):
+    async def main():
+        async with RemoteExecutor(dask_server.url, KEY) as executor:
+            doomed = executor.submit(kill_own_worker)
+            neighbour = executor.submit(lambda: "fine")
+            outcome = await asyncio.gather(doomed, return_exceptions=True)
+            return outcome[0], await neighbour, await executor.map(lambda x: -x, range(4))
+
+    exc, neighbour, after = run(main(), timeout=240)
+    assert isinstance(exc, RemoteWorkerCrashedError), repr(exc)
+    assert "the Dask workers running the call died (Dask's KilledWorker" in str(exc)
+    assert neighbour == "fine" and after == [0, -1, -2, -3]
