@@ -1,0 +1,159 @@
+// Send a pickled call to a webpickle server (python -m webpickle.server) from
+// JavaScript: sign it with the shared key, post it, and check the reply's
+// signature before handing its bytes back. Signing uses WebCrypto
+// (crypto.subtle): browsers in a secure context (https:, or a page on
+// localhost / 127.0.0.1) and Node 24.
+//
+//   import { callRemote } from "./remote.mjs";
+//   // payload: webpickle.dumps((fn, args, kwargs)) from a Pyodide, as a Uint8Array
+//   const reply = await callRemote("http://127.0.0.1:8765/", key, payload, { python: "3.14" });
+//   // reply.payload pickles the result, or (exception, traceback text) when reply.raised
+//
+// Unpickle reply.payload in a Python of the same minor version; it is handed
+// back only when its signature holds. Python callers in Pyodide or CPython use
+// webpickle.remote.RemoteExecutor instead.
+
+import { Header, MIN_KEY_BYTES, RemoteErrorName, requestText, responseText } from "./remote_protocol.mjs";
+
+export { Header, RemoteErrorName } from "./remote_protocol.mjs";
+
+/** Milliseconds the client waits past a call's timeout for the server's own 504. */
+const TIMEOUT_GRACE_MS = 30_000;
+const encoder = new TextEncoder();
+
+function subtle() {
+  const api = globalThis.crypto?.subtle;
+  if (!api) {
+    throw new Error("crypto.subtle is unavailable: WebCrypto only exists in secure contexts; serve the page " +
+      "over https:, or from localhost / 127.0.0.1");
+  }
+  return api;
+}
+
+function makeError(name, message, extra = {}) {
+  const error = new Error(message);
+  error.name = name;
+  return Object.assign(error, extra);
+}
+
+const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+
+function fromHex(text) {
+  if (typeof text !== "string" || !/^[0-9a-f]{64}$/.test(text)) return null;
+  return Uint8Array.from(text.match(/../g), (pair) => parseInt(pair, 16));
+}
+
+function asBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError(`expected a Uint8Array or ArrayBuffer, not ${Object.prototype.toString.call(data)}`);
+}
+
+/**
+ * The HMAC key as a CryptoKey: from a string (its UTF-8 bytes, as the server
+ * reads its --key-file), bytes, or a CryptoKey (used as it is).
+ */
+export async function importKey(key) {
+  if (typeof CryptoKey !== "undefined" && key instanceof CryptoKey) return key;
+  const bytes = typeof key === "string" ? encoder.encode(key) : asBytes(key);
+  if (bytes.length < MIN_KEY_BYTES) {
+    throw new RangeError(`the key has ${bytes.length} bytes; use at least ${MIN_KEY_BYTES}`);
+  }
+  return subtle().importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+}
+
+async function sha256Hex(bytes) {
+  return hex(await subtle().digest("SHA-256", bytes));
+}
+
+function newNonce() {
+  return hex(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/**
+ * The headers that sign a request. Options: method ("POST"), path ("/call"),
+ * body (bytes), python ("3.14", required), timeout (seconds, or null for none),
+ * and for tests now (seconds) and nonce.
+ */
+export async function signRequest(key, { method = "POST", path = "/call", body, python, timeout = null,
+  now = Date.now() / 1000, nonce = newNonce() }) {
+  if (typeof python !== "string" || !/^\d+\.\d+$/.test(python)) {
+    throw new TypeError(`python must be the Python minor version that pickled the body, e.g. "3.14", ` +
+      `not ${JSON.stringify(python)}`);
+  }
+  const cryptoKey = await importKey(key);
+  const timestamp = String(Math.floor(now));
+  const timeoutText = timeout == null ? "" : String(timeout);
+  const text = requestText({ method, path, timestamp, nonce, python, timeout: timeoutText,
+    bodyHash: await sha256Hex(asBytes(body)) });
+  const signature = hex(await subtle().sign("HMAC", cryptoKey, encoder.encode(text)));
+  return { [Header.TIMESTAMP]: timestamp, [Header.NONCE]: nonce, [Header.PYTHON]: python,
+    [Header.TIMEOUT]: timeoutText, [Header.SIGNATURE]: signature };
+}
+
+/** Whether a reply is signed with key for the request that had `nonce` (headers: a Headers or a plain object). */
+export async function responseIsAuthentic(key, { status, headers, nonce, body }) {
+  const get = (name) => (typeof headers.get === "function" ? headers.get(name) : headers[name] ?? headers[name.toLowerCase()]);
+  const timestamp = get(Header.TIMESTAMP);
+  const signature = fromHex(get(Header.SIGNATURE));
+  if (timestamp == null || signature === null) return false;
+  const text = responseText({ status, timestamp, nonce, raised: get(Header.RAISED) ?? "",
+    bodyHash: await sha256Hex(asBytes(body)) });
+  // verify() compares in constant time.
+  return subtle().verify("HMAC", await importKey(key), signature, encoder.encode(text));
+}
+
+/**
+ * Run a pickled call on the server at `url`. Resolves to {payload, raised}
+ * (payload: a Uint8Array, verified). Rejects with an Error whose name is a
+ * RemoteErrorName (and .status, the HTTP status, when there was an answer).
+ * Options: python (required: the Python minor version that pickled the
+ * payload), timeout (milliseconds the call may run; default none), signal
+ * (an AbortSignal), fetch (default: globalThis.fetch).
+ */
+export async function callRemote(url, key, payload, { python, timeout = null, signal, fetch = globalThis.fetch } = {}) {
+  const callURL = new URL("call", url.endsWith("/") ? url : `${url}/`);
+  const cryptoKey = await importKey(key);
+  const body = asBytes(payload);
+  const headers = await signRequest(cryptoKey, { path: callURL.pathname + callURL.search, body, python,
+    timeout: timeout == null ? null : timeout / 1000 });
+  const signals = [signal, timeout == null ? null : AbortSignal.timeout(timeout + TIMEOUT_GRACE_MS)].filter(Boolean);
+  let response;
+  try {
+    response = await fetch(callURL, { method: "POST", body, redirect: "error",
+      headers: { ...headers, "Content-Type": "application/octet-stream" },
+      signal: signals.length ? AbortSignal.any(signals) : undefined });
+  } catch (error) {
+    if (error?.name === "AbortError" && signal?.aborted) throw error;
+    if (error?.name === "TimeoutError" || error?.name === "AbortError") {
+      throw makeError(RemoteErrorName.TIMEOUT, `no answer from ${callURL} within ${timeout + TIMEOUT_GRACE_MS} ms`);
+    }
+    throw makeError(RemoteErrorName.REMOTE, `could not reach the server at ${callURL}: ${error?.message ?? error} ` +
+      "(in a browser: is the page's origin given to the server with --allow-origin?)", { cause: error });
+  }
+  const reply = new Uint8Array(await response.arrayBuffer());
+  const authentic = await responseIsAuthentic(cryptoKey, { status: response.status, headers: response.headers,
+    nonce: headers[Header.NONCE], body: reply });
+  if (response.status === 200) {
+    if (!authentic) {
+      throw makeError(RemoteErrorName.AUTHENTICATION, "the server's reply is not signed with the key, or not " +
+        "for this request (altered or replayed on the way?): refused", { status: 200 });
+    }
+    return { payload: reply, raised: response.headers.get(Header.RAISED) === "1" };
+  }
+  throw errorFromReply(response.status, reply, authentic);
+}
+
+function errorFromReply(status, reply, authentic) {
+  let kind = "";
+  let message = `HTTP ${status}`;
+  try {
+    ({ error: kind, message } = JSON.parse(new TextDecoder().decode(reply)));
+  } catch {
+    message = `HTTP ${status}: ${new TextDecoder().decode(reply.subarray(0, 300))}`;
+  }
+  if (!authentic && ![401, 403, 413].includes(status)) message += " (this answer is not signed by the server)";
+  const known = Object.values(RemoteErrorName).includes(kind) ? kind : RemoteErrorName.REMOTE;
+  return makeError(status === 504 ? RemoteErrorName.TIMEOUT : known, message, { status, signed: authentic });
+}
