@@ -1,0 +1,84 @@
+"""webpickle.remote.RemoteExecutor inside Pyodide (pyfetch under Node) against a native server.
+
+Run by tests/remote/run_pyodide_tests.mjs, which starts the server and sets
+SERVER_URL and KEY in builtins. Functions and classes defined here exist only
+in this Pyodide: they reach the server by value, as a page's would.
+"""
+
+import asyncio
+import builtins
+import os
+import sys
+
+import pytest
+import webpickle
+from webpickle.remote import AuthenticationError, RemoteExecutor, RemoteTraceback
+
+webpickle.register_pickle_by_value(sys.modules[__name__])
+URL, KEY = builtins.SERVER_URL, builtins.KEY
+
+
+class Tally:  # a class of this session: travels to the server and back by value
+    def __init__(self, items):
+        self.items = list(items)
+
+    def total(self):
+        return sum(self.items)
+
+
+async def test_a_function_defined_in_pyodide_runs_on_the_server():
+    assert sys.platform == "emscripten"
+    factor = 3
+
+    def where(x):
+        import platform
+        return x * factor, sys.platform, platform.python_implementation(), os.getpid()
+
+    async with RemoteExecutor(URL, KEY) as executor:
+        value, platform_there, implementation, pid = await executor.submit(where, 14)
+    assert value == 42
+    assert (platform_there, implementation) == ("linux", "CPython")  # it ran natively, not here
+    assert pid != os.getpid()
+
+
+async def test_classes_travel_both_ways_and_keep_their_identity():
+    async with RemoteExecutor(URL, KEY) as executor:
+        back = await executor.submit(lambda t: Tally(t.items + [t.total()]), Tally([1, 2, 3]))
+    assert type(back) is Tally
+    assert back.items == [1, 2, 3, 6]
+
+
+async def test_map_imap_unordered_and_progress():
+    reports = []
+    async with RemoteExecutor(URL, KEY) as executor:
+        squares = await executor.map(lambda x: x * x, range(10), chunksize=3,
+                                     progress=lambda done, total: reports.append(done))
+        unordered = [r async for r in executor.imap_unordered(abs, [-1, -2, -3])]
+    assert squares == [x * x for x in range(10)]
+    assert reports[0] == 0 and reports[-1] == 10
+    assert sorted(unordered) == [1, 2, 3]
+
+
+async def test_exceptions_come_back_with_the_server_traceback():
+    def parse(text):
+        return int(text)
+
+    async with RemoteExecutor(URL, KEY) as executor:
+        with pytest.raises(ValueError, match="invalid literal") as raised:
+            await executor.submit(parse, "forty-two")
+    assert isinstance(raised.value.__cause__, RemoteTraceback)
+    assert "in parse" in str(raised.value.__cause__)
+
+
+async def test_health_and_concurrency_default():
+    async with RemoteExecutor(URL, KEY) as executor:
+        info = await executor.health()
+        results = await asyncio.gather(*(executor.submit(pow, 2, n) for n in range(20)))
+    assert info["python_minor"] == "%d.%d" % sys.version_info[:2]
+    assert results == [2 ** n for n in range(20)]
+
+
+async def test_a_wrong_key_is_refused():
+    async with RemoteExecutor(URL, "not-the-key-the-server-holds") as executor:
+        with pytest.raises(AuthenticationError, match="the signature does not match"):
+            await executor.submit(len, "abc")
