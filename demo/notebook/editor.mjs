@@ -12,6 +12,8 @@ const theme = EditorView.theme({
   "&.cm-focused": { outline: "2px solid #8fb3dd" },
   ".cm-scroller": { fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace" },
   ".cm-gutters": { background: "#f3f5f7", borderRight: "1px solid #e1e5e9", color: "#8b949e" },
+  // Only the editor being typed in marks its cursor's line, not every cell at once.
+  "&:not(.cm-focused) .cm-activeLine, &:not(.cm-focused) .cm-activeLineGutter": { background: "transparent" },
 });
 
 /** A Python editor in `parent` holding `doc`; onRun(advance) is called by the run keys. */

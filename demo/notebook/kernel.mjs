@@ -13,7 +13,9 @@ export class Kernel {
    * workerCount(), remoteSession(). Progress bars and charts go to the running cell.
    */
   static async start(page) {
+    const t0 = performance.now();
     const pyodide = await loadPyodide({ indexURL: "/pyodide/" });
+    const t1 = performance.now();
     const problems = [];
     // By name: build/dist/pyodide-lock.json has a "webpickle" entry (wasm/make_dist.py).
     await pyodide.loadPackage("webpickle", {
@@ -24,7 +26,9 @@ export class Kernel {
       throw new Error(`could not install webpickle (${problems.join("; ")}): ` +
         "rebuild the distribution with ./dev build");
     }
-    return new Kernel(pyodide, page);
+    const kernel = new Kernel(pyodide, page);
+    kernel.timings = { startMs: t0, pyodideMs: t1 - t0, webpickleMs: performance.now() - t1 };
+    return kernel;
   }
 
   constructor(pyodide, page) {
@@ -38,7 +42,7 @@ export class Kernel {
       workerCount: () => page.workerCount(),
       remoteSession: () => page.remoteSession(),
       progress: (done, total) => this.output?.progress(done, total),
-      chart: (pairs) => this.output?.chart(pairs.toJs()),
+      chart: (pairs) => this.output?.chart(pairs), // a JS array: nb.chart converts it
     });
     pyodide.FS.writeFile(`${HOME}/nb.py`, helperSource);
     pyodide.runPython(`import sys; sys.path.insert(0, "${HOME}")`);

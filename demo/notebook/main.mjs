@@ -1,9 +1,11 @@
 // The notebook page's entry point (bundled into build/demo/notebook.js):
-//   1. draw the cells at once, so the reader can read them while Python loads;
-//   2. trade the URL's one-time token for the remote server's URL and key;
-//   3. load Pyodide + webpickle, then enable Run / Run all.
+//   1. start loading Pyodide + webpickle (seconds: it downloads and compiles);
+//   2. meanwhile trade the URL's one-time token for the remote server's URL and
+//      key, and draw the cells, so the reader can read them while Python loads;
+//   3. once Python is ready, enable Run / Run all.
 // window.notebook exposes the state for tests/demo/test_notebook.mjs:
-// ready ({readyMs, version} or {error}), idle, cells(), runAll(), evaluate().
+// ready ({readyMs, startMs, pyodideMs, webpickleMs, version, remote} or {error}),
+// idle, cells(), runAll(), evaluate(expression).
 
 import { CELLS } from "./cells.mjs";
 import { Kernel } from "./kernel.mjs";
@@ -32,6 +34,10 @@ function setUpToolbar(notebook) {
 }
 
 async function start() {
+  // Python first: its download and compilation go on while the editors are built.
+  let remote = null; // cells run only after it is set, below
+  const starting = Kernel.start({ workerCount, remoteSession: () => remote });
+  const session = remoteSession();
   const notebook = new Notebook($("cells"), CELLS);
   setUpToolbar(notebook);
   window.notebook = {
@@ -41,10 +47,8 @@ async function start() {
     runAll: () => notebook.runAll(),
     evaluate: (expression) => notebook.kernel.evaluate(expression),
   };
-  const session = remoteSession(); // runs while Pyodide loads
   $("status").textContent = "Loading Pyodide and webpickle…";
-  let remote = null; // cells run only after it is set, below
-  const kernel = await Kernel.start({ workerCount, remoteSession: () => remote });
+  const kernel = await starting;
   remote = await session;
   notebook.attach(kernel);
   $("run-all").disabled = false;
@@ -52,7 +56,7 @@ async function start() {
   const serverNote = remote.problem ? "no remote server (see cell 4)" : `remote server ${remote.server}`;
   $("status").textContent = `Pyodide ${kernel.pyodide.version}, webpickle ${kernel.version}: ` +
     `ready in ${(readyMs / 1000).toFixed(1)} s; ${serverNote}.`;
-  window.notebook.ready = { readyMs, version: kernel.version, remote: !remote.problem };
+  window.notebook.ready = { readyMs, ...kernel.timings, version: kernel.version, remote: !remote.problem };
 }
 
 start().catch((error) => {
