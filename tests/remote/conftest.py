@@ -5,7 +5,7 @@
 
 import pytest
 
-from support import Server, write_key_file
+from remote_support import Server, write_key_file
 
 
 @pytest.fixture(scope="module")

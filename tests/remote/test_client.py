@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import webpickle
-from support import KEY, run
+from remote_support import KEY, run
 from webpickle.remote import PayloadTooLargeError, RemoteError, RemoteExecutor, RemoteTraceback
 
 webpickle.register_pickle_by_value(sys.modules[__name__])  # the server cannot import this module

@@ -18,7 +18,7 @@ import time
 import pytest
 
 import webpickle
-from support import KEY, ROOT, Server, run
+from remote_support import KEY, ROOT, Server, run
 from webpickle.remote import RemoteExecutor, RemoteWorkerCrashedError
 
 webpickle.register_pickle_by_value(sys.modules[__name__])

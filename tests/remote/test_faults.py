@@ -13,7 +13,7 @@ import time
 import pytest
 
 import webpickle
-from support import KEY, Server, run
+from remote_support import KEY, Server, run
 from webpickle.remote import RemoteExecutor, RemoteWorkerCrashedError
 
 webpickle.register_pickle_by_value(sys.modules[__name__])

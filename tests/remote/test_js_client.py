@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import webpickle
-from support import ROOT, CALL_TIMEOUT_S, gadget_call, lines_in, write_key_file
+from remote_support import ROOT, CALL_TIMEOUT_S, gadget_call, lines_in, write_key_file
 
 webpickle.register_pickle_by_value(sys.modules[__name__])
 

@@ -1,6 +1,6 @@
 """Requests the server must refuse without unpickling, and replies the client must refuse.
 
-The request body of most tests unpickles into a file write (support.WritesFile):
+The request body of most tests unpickles into a file write (remote_support.WritesFile):
 the file stays empty for every refused request, and gets its line for the one
 correctly signed request (the positive control).
 """
@@ -13,15 +13,16 @@ import time
 
 from aiohttp import web
 
-import support
+import remote_support
 import webpickle
-from support import CALL_TIMEOUT_S, KEY, WritesFile, gadget_call, lines_in, post, run, signed_headers
+from remote_support import (CALL_TIMEOUT_S, KEY, WritesFile, gadget_call, lines_in, post, run,
+                            signed_headers)
 from webpickle import _signing
 from webpickle.remote import AuthenticationError, RemoteExecutor
 
 # The server cannot import these modules: what the calls use of them travels by value.
 webpickle.register_pickle_by_value(sys.modules[__name__])
-webpickle.register_pickle_by_value(support)
+webpickle.register_pickle_by_value(remote_support)
 
 
 def refused(server, body, headers, status, message):

@@ -11,7 +11,8 @@ import time
 import pytest
 
 import webpickle
-from support import CALL_TIMEOUT_S, KEY, Server, gadget_call, lines_in, run, signed_headers, write_key_file
+from remote_support import (CALL_TIMEOUT_S, KEY, Server, gadget_call, lines_in, run, signed_headers,
+                            write_key_file)
 from webpickle import _signing
 from webpickle.remote import RemoteExecutor
 
