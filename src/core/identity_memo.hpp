@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "recycling_allocator.hpp"
+
 namespace webpickle {
 
 class IdentityMemo {
@@ -77,14 +79,14 @@ private:
     }
 
     void rehash(std::size_t capacity) {
-        std::vector<Slot> old;
+        std::vector<Slot, RecyclingAllocator<Slot>> old;
         old.swap(slots_);
         slots_.assign(capacity, Slot{});
         for (const Slot& s : old)
             if (s.key != 0) insert(s.key, s.index);
     }
 
-    std::vector<Slot> slots_;
+    std::vector<Slot, RecyclingAllocator<Slot>> slots_;
     std::size_t count_ = 0;
 };
 

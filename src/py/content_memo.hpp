@@ -1,14 +1,15 @@
 // Memo for str and bytes keyed by their content rather than their identity:
 // equal strings give equal bytes whether or not they are the same object,
 // which makes streams deterministic and lets repeats collapse to one GET.
-// Hashing samples at most 64 bytes, so an 8 MB bytes object costs no more
-// than a short one; a full comparison runs only on a sampled match.
+// A full comparison runs only when hashes match (see key_of for the hashes).
 #pragma once
 #include <Python.h>
 
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include "../core/recycling_allocator.hpp"
 
 namespace webpickle::py {
 
@@ -18,9 +19,16 @@ public:
 
     ContentMemo() { slots_.assign(64, Slot{}); }
 
+    struct Key {
+        std::uint64_t hash;
+        const std::uint8_t* data;
+        std::size_t size;  // in bytes
+        std::uint32_t tag;  // bytes, or str of one kind
+    };
+
     // obj must be an exact str or bytes; returns its memo index or kMissing.
-    std::uint32_t find(PyObject* obj) const {
-        Key key = key_of(obj);
+    std::uint32_t find(PyObject* obj) const { return find(obj, key_of(obj)); }
+    std::uint32_t find(PyObject* obj, const Key& key) const {
         std::size_t mask = slots_.size() - 1;
         for (std::size_t i = key.hash & mask;; i = (i + 1) & mask) {
             const Slot& s = slots_[i];
@@ -33,11 +41,33 @@ public:
     }
 
     // Records obj (not present yet) under index; obj is kept alive by the caller.
-    void add(PyObject* obj, std::uint32_t index) {
+    void add(PyObject* obj, std::uint32_t index) { add(obj, index, key_of(obj)); }
+    void add(PyObject* obj, std::uint32_t index, const Key& key) {
         if ((count_ + 1) * 2 > slots_.size()) grow();
-        Key key = key_of(obj);
         insert(Slot{key.hash, obj, key.data, key.size, key.tag, index});
         ++count_;
+    }
+
+    // str: the interpreter's own string hash (cached in the object, so dict
+    // keys and repeated strings cost a read); bytes: a hash of at most 64
+    // sampled bytes, so an 8 MB bytes object costs no more than a short one.
+    static Key key_of(PyObject* obj) {
+        if (PyBytes_CheckExact(obj)) {
+            auto data = reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(obj));
+            auto size = static_cast<std::size_t>(PyBytes_GET_SIZE(obj));
+            return Key{sampled_hash(data, size, 1), data, size, 1};
+        }
+        // Equal strings share one canonical kind, so their raw data compares.
+        int kind = PyUnicode_KIND(obj);
+        auto data = static_cast<const std::uint8_t*>(PyUnicode_DATA(obj));
+        std::size_t size = static_cast<std::size_t>(PyUnicode_GET_LENGTH(obj)) * static_cast<std::size_t>(kind);
+        Py_hash_t h = reinterpret_cast<PyASCIIObject*>(obj)->hash;  // -1 until computed
+        if (h == -1) {
+            h = PyObject_Hash(obj);  // computes and caches it; a str hash cannot fail
+            if (h == -1) PyErr_Clear();
+        }
+        std::uint64_t mixed = static_cast<std::uint64_t>(h) * 0x9E3779B97F4A7C15ull;
+        return Key{mixed ^ (mixed >> 29), data, size, 2u + static_cast<std::uint32_t>(kind)};
     }
 
     // Calls f(obj, index) for every object stored.
@@ -63,28 +93,7 @@ private:
         std::uint32_t tag = 0;
         std::uint32_t index = 0;
     };
-    struct Key {
-        std::uint64_t hash;
-        const std::uint8_t* data;
-        std::size_t size;  // in bytes
-        std::uint32_t tag;  // bytes, or str of one kind
-    };
-
-    static Key key_of(PyObject* obj) {
-        const std::uint8_t* data;
-        std::size_t size;
-        std::uint64_t tag;
-        if (PyBytes_CheckExact(obj)) {
-            data = reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(obj));
-            size = static_cast<std::size_t>(PyBytes_GET_SIZE(obj));
-            tag = 1;
-        } else {
-            // Equal strings share one canonical kind, so their raw data compares.
-            int kind = PyUnicode_KIND(obj);
-            data = static_cast<const std::uint8_t*>(PyUnicode_DATA(obj));
-            size = static_cast<std::size_t>(PyUnicode_GET_LENGTH(obj)) * static_cast<std::size_t>(kind);
-            tag = 2 + static_cast<std::uint64_t>(kind);
-        }
+    static std::uint64_t sampled_hash(const std::uint8_t* data, std::size_t size, std::uint64_t tag) {
         std::uint64_t h = 0xcbf29ce484222325ull ^ (tag * 0x100000001b3ull) ^ (size * 0x9E3779B97F4A7C15ull);
         auto mix = [&h](const std::uint8_t* p, std::size_t n) {
             for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
@@ -95,8 +104,7 @@ private:
             mix(data, 32);
             mix(data + size - 32, 32);
         }
-        h ^= h >> 29;
-        return Key{h, data, size, static_cast<std::uint32_t>(tag)};
+        return h ^ (h >> 29);
     }
 
     void insert(const Slot& slot) {
@@ -107,13 +115,13 @@ private:
     }
 
     void grow() {
-        std::vector<Slot> old(slots_.size() * 2);
+        std::vector<Slot, RecyclingAllocator<Slot>> old(slots_.size() * 2);
         old.swap(slots_);
         for (const Slot& s : old)
             if (s.obj != nullptr) insert(s);
     }
 
-    std::vector<Slot> slots_;
+    std::vector<Slot, RecyclingAllocator<Slot>> slots_;
     std::size_t count_ = 0;
 };
 

@@ -21,7 +21,7 @@ void Session::clear_memo() {
     registry_index_ = IdentityMemo::kMissing;
     namespaces_.clear();
     // Release last: a decref may run arbitrary code that touches this session.
-    std::vector<PyObject*> released;
+    decltype(kept_alive_) released;
     released.swap(kept_alive_);
     for (PyObject* obj : released) Py_DECREF(obj);
 }

@@ -51,6 +51,14 @@ public:
     }
     // Records obj under the next memo index and keeps it alive.
     std::uint32_t memo_add(PyObject* obj);
+    // The next memo index for obj, kept alive, without an identity-memo
+    // entry: for str and bytes, which the content memo finds.
+    std::uint32_t memo_keep(PyObject* obj) {
+        std::uint32_t index = memo_reserve();
+        keep_alive(obj);
+        Py_INCREF(obj);
+        return index;
+    }
     // The next memo index, for a value of the stream's own (see IdentityMemo::reserve).
     std::uint32_t memo_reserve();
     // Pickler.memo: the (index, object) pairs memoized so far, and priming
@@ -74,7 +82,7 @@ private:
     PyObject* buffer_callback_;  // owned, may be null
     IdentityMemo memo_;
     ContentMemo contents_;
-    std::vector<PyObject*> kept_alive_;  // every memoized object, owned
+    std::vector<PyObject*, RecyclingAllocator<PyObject*>> kept_alive_;  // every memoized object, owned
     std::unordered_map<PyObject*, GlobalsCopy> globals_copies_;
     std::uint32_t registry_index_ = IdentityMemo::kMissing;
     std::unordered_map<PyObject*, PyObject*> namespaces_;  // kept alive through the memo

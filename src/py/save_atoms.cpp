@@ -58,19 +58,23 @@ void Pickler::save_str(PyObject* obj) {
         write_str_body(obj);
         return;
     }
-    std::uint32_t index = session_.contents().find(obj);
+    ContentMemo& contents = session_.contents();
+    const ContentMemo::Key key = ContentMemo::key_of(obj);
+    std::uint32_t index = contents.find(obj, key);
     if (index != ContentMemo::kMissing) {
         writer_.memo_get(index);
         return;
     }
     write_str_body(obj);
-    index = session_.memo_add(obj);
-    session_.contents().add(obj, index);
+    // Found by content from now on: the identity memo need not know it.
+    index = session_.memo_keep(obj);
+    contents.add(obj, index, key);
     writer_.memo_put(index);
 }
 
 void Pickler::save_bytes(PyObject* obj) {
-    std::uint32_t index = session_.contents().find(obj);
+    const ContentMemo::Key key = ContentMemo::key_of(obj);
+    std::uint32_t index = session_.contents().find(obj, key);
     if (index != ContentMemo::kMissing) {
         writer_.memo_get(index);
         return;
@@ -90,8 +94,8 @@ void Pickler::save_bytes(PyObject* obj) {
         Ref args = Ref::check(Py_BuildValue("(Os)", text.get(), "latin1"));
         save_reduce(encode.get(), args.get(), nullptr, nullptr, nullptr, nullptr, nullptr);
     }
-    index = session_.memo_add(obj);
-    session_.contents().add(obj, index);
+    index = session_.memo_keep(obj);
+    session_.contents().add(obj, index, key);
     writer_.memo_put(index);
 }
 
