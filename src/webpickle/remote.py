@@ -108,6 +108,20 @@ class RemoteExecutor:
             raise RemoteError(f"{self.url}health answered HTTP {status}: {body[:200]!r}", status)
         return json.loads(body)
 
+    async def ready(self):
+        """Check that the server answers and runs this Python minor version; returns its health().
+
+        Raises VersionMismatchError early, before anything is pickled for a
+        server whose Python could not load it (the server checks each call anyway).
+        """
+        info = await self.health()
+        ours = _signing.python_version()
+        if info.get("python_minor") != ours:
+            raise VersionMismatchError(f"the server at {self.url} runs Python {info.get('python_minor')} and this "
+                                       f"client runs Python {ours}: pickled functions only load on the same minor "
+                                       "version", 409)
+        return info
+
     def submit(self, fn, /, *args, **kwargs):
         """Run fn(*args, **kwargs) on the server; returns an asyncio future of its result.
 
@@ -230,6 +244,11 @@ class RemoteExecutor:
         await self._transport.close()
 
     async def __aenter__(self):
+        try:
+            await self.ready()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
@@ -256,7 +275,10 @@ def _reply(key, status, headers, nonce, body):
             raise AuthenticationError("the server's reply is not signed with the key, or not for this request "
                                       "(altered or replayed on the way?): refused without unpickling it", status)
         raised = headers.get(_signing.RAISED) or headers.get(_signing.RAISED.lower())
-        value = pickle.loads(body)
+        try:
+            value = pickle.loads(body)
+        except Exception as exc:
+            raise RemoteError(f"the call's reply could not be unpickled here: {exc!r}", status) from exc
         if raised != "1":
             return value
         exc, text = value

@@ -66,7 +66,19 @@ class Server:
 
     def events(self):
         """The log's JSON lines, parsed (a line that is not JSON fails the test)."""
-        return [json.loads(line) for line in self.log().splitlines() if line.strip()]
+        complete = self.log().rpartition("\n")[0]  # not a line the server is still writing
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+    def wait_for_event(self, predicate, timeout=30):
+        """The first log record for which predicate holds, waiting for it (a request is
+        logged once its answer is sent, a moment after the client may have it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((e for e in self.events() if predicate(e)), None)
+            if found is not None or time.monotonic() > deadline:
+                assert found is not None, f"no such record in the log:\n{self.log()[-4000:]}"
+                return found
+            time.sleep(0.05)
 
     def child_pids(self):
         """The pids of the server's worker processes (its direct children)."""

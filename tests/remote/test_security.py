@@ -18,7 +18,7 @@ import webpickle
 from remote_support import (CALL_TIMEOUT_S, KEY, WritesFile, gadget_call, lines_in, post, run,
                             signed_headers)
 from webpickle import _signing
-from webpickle.remote import AuthenticationError, RemoteExecutor
+from webpickle.remote import AuthenticationError, RemoteExecutor, VersionMismatchError
 
 # The server cannot import these modules: what the calls use of them travels by value.
 webpickle.register_pickle_by_value(sys.modules[__name__])
@@ -117,7 +117,7 @@ def test_oversize_chunked_body_is_413_while_reading(server, tmp_path):
     finally:
         connection.close()
     assert lines_in(target) == 0
-    assert any(e.get("status") == 413 and e.get("bytes_in") == 0 for e in server.events())
+    server.wait_for_event(lambda e: e.get("status") == 413 and e.get("bytes_in") == 0)
 
 
 # -- replies the client must refuse ------------------------------------------------
@@ -148,16 +148,27 @@ class _Tamperer:
         return web.Response(status=status, body=reply, headers=kept)
 
 
-async def _through_tamperer(server, mode, calls):
-    tamperer = _Tamperer(server.url, mode)
+async def _serve(routes):
+    """A throwaway aiohttp server on a free loopback port; returns (its runner, its URL)."""
     app = web.Application()
-    app.router.add_post("/call", tamperer.handle)
+    app.add_routes(routes)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/"
+
+
+async def _through_tamperer(server, mode, calls):
+    tamperer = _Tamperer(server.url, mode)
+    health = {"status": "ok", "python_minor": _signing.python_version()}
+
+    async def answer_health(request):
+        return web.json_response(health)
+
+    runner, url = await _serve([web.post("/call", tamperer.handle), web.get("/health", answer_health)])
     try:
-        async with RemoteExecutor(f"http://127.0.0.1:{runner.addresses[0][1]}/", KEY) as executor:
+        async with RemoteExecutor(url, KEY) as executor:
             return [await asyncio.gather(executor.submit(fn), return_exceptions=True) for fn in calls]
     finally:
         await runner.cleanup()
@@ -213,7 +224,31 @@ def test_neither_the_key_nor_signatures_appear_in_the_log(server):
     post(server, b"x", {})  # and a refused one
     events = server.events()  # every line is JSON
     assert {"request"} <= {e["event"] for e in events}
-    assert any(e.get("nonce") == headers[_signing.NONCE] for e in events)
+    server.wait_for_event(lambda e: e.get("nonce") == headers[_signing.NONCE])
     log = server.log()
     assert KEY not in log and KEY[:12] not in log
     assert headers[_signing.SIGNATURE] not in log
+
+
+def test_entering_the_executor_checks_the_servers_python_version(tmp_path):
+    target = tmp_path / "never"
+
+    async def main():
+        health = {"status": "ok", "python": "3.13.9", "python_minor": "3.13", "webpickle": "0.1.0"}
+        async def answer_health(request):
+            return web.json_response(health)
+
+        runner, url = await _serve([web.get("/health", answer_health)])
+        try:
+            async with RemoteExecutor(url, KEY) as executor:
+                await executor.submit(lambda: WritesFile(str(target)))
+        finally:
+            await runner.cleanup()
+
+    try:
+        run(main())
+    except VersionMismatchError as exc:
+        assert f"runs Python 3.13 and this client runs Python {_signing.python_version()}" in str(exc)
+    else:
+        raise AssertionError("entered an executor for a server on another Python version")
+    assert lines_in(target) == 0
