@@ -79,6 +79,9 @@ void Pickler::save_list(PyObject* obj) {
     }
 }
 
+// Dicts of at least this many items are read through PyDict_Keys/Values.
+constexpr Py_ssize_t kSnapshotFrom = 64;
+
 void Pickler::save_dict(PyObject* obj) {
     if (!session_.namespaces().empty()) {
         auto found = session_.namespaces().find(obj);
@@ -116,16 +119,36 @@ void Pickler::save_dict(PyObject* obj) {
         writer_.opcode(op::SETITEM);
         return;
     }
-    std::size_t batch;
-    do {
-        batch = 0;
+    if (size < kSnapshotFrom) {
+        std::size_t batch;
+        do {
+            batch = 0;
+            writer_.opcode(op::MARK);
+            while (PyDict_Next(obj, &pos, &key, &value)) {
+                save_item(key, value);
+                if (++batch == kBatchSize) break;
+            }
+            writer_.opcode(op::SETITEMS);
+        } while (batch == kBatchSize);
+        return;
+    }
+    // A large dict: take its keys and values in two calls instead of one
+    // PyDict_Next call per item (in WebAssembly each is a call into another
+    // module, which costs as much as writing the item). The lists also own
+    // every key and value, so saving cannot lose one.
+    Ref keys = Ref::check(PyDict_Keys(obj)), values = Ref::check(PyDict_Values(obj));
+    for (Py_ssize_t start = 0; start < size; start += static_cast<Py_ssize_t>(kBatchSize)) {
         writer_.opcode(op::MARK);
-        while (PyDict_Next(obj, &pos, &key, &value)) {
-            save_item(key, value);
-            if (++batch == kBatchSize) break;
-        }
+        Py_ssize_t end = std::min(size, start + static_cast<Py_ssize_t>(kBatchSize));
+        for (Py_ssize_t i = start; i < end; ++i)
+            save_item(PyList_GET_ITEM(keys.get(), i), PyList_GET_ITEM(values.get(), i));
         writer_.opcode(op::SETITEMS);
-    } while (batch == kBatchSize);
+    }
+    // The stdlib ends a dict of whole batches with an empty one: same bytes.
+    if (size % static_cast<Py_ssize_t>(kBatchSize) == 0) {
+        writer_.opcode(op::MARK);
+        writer_.opcode(op::SETITEMS);
+    }
 }
 
 // Notes for an element that failed: protocol 4+ names the set; older

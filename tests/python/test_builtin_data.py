@@ -98,3 +98,14 @@ def test_out_of_band_buffers():
 def test_picklebuffer_needs_protocol_5():
     with pytest.raises(pickle.PicklingError, match="protocol >= 5"):
         webpickle.dumps(pickle.PickleBuffer(b"x"), protocol=4)
+
+
+@pytest.mark.parametrize("size", [63, 64, 999, 1000, 1001, 2000, 2500])
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_dicts_of_distinct_values_give_the_stdlibs_bytes(size, protocol):
+    # Around the batch size (1000) and the size from which dicts are read in
+    # one snapshot (64): the batches, the trailing empty one included, match.
+    data = {i: i * 0.5 for i in range(size)}
+    assert webpickle.dumps(data, protocol) == pickle.dumps(data, protocol)
+    nested = {i: [i, -i] for i in range(size)}
+    assert webpickle.dumps(nested, protocol) == pickle.dumps(nested, protocol)
