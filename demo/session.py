@@ -58,6 +58,7 @@ class RemoteServer:
     def _write_key(self):
         self.key_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.key_dir, 0o700)
+        _remove_stale_keys(self.key_dir)
         self.key_file = self.key_dir / f"remote-{os.getpid()}-{secrets.token_hex(4)}.key"
         # O_EXCL: never reuse (or follow a symlink to) a file someone else made.
         fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -114,6 +115,17 @@ class RemoteServer:
                 self.process.wait()
         if self.key_file is not None:
             self.key_file.unlink(missing_ok=True)
+
+
+def _remove_stale_keys(folder):
+    """Delete key files left by a serve.py that was killed outright (its pid is in the name)."""
+    for path in folder.glob("remote-*-*.key"):
+        try:
+            os.kill(int(path.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            pass  # not ours to judge: a live process of another user, or a foreign name
 
 
 class TokenExchange:

@@ -5,7 +5,8 @@ from webpickle.workers import WorkerPool
 
 n = nb.workers()
 async with WorkerPool(n) as pool:  # waits until every worker has loaded Pyodide
-    print(f"{n} workers ready in {max(w['ready_s'] for w in pool.workers):.1f} s (not timed below)")
+    startup = max(worker["ready_s"] for worker in pool.workers)
+    print(f"{n} workers ready in {startup:.1f} s (not timed below)")
     start = time.perf_counter()
     parallel = await pool.map(estimate_pi, seeds, progress=nb.progress)
     times[f"{n} Web Workers"] = time.perf_counter() - start

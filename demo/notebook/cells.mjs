@@ -9,12 +9,13 @@ import compare from "../cells/5_compare.py";
 import stream from "../cells/6_stream.py";
 import errors from "../cells/7_errors.py";
 
+// Without the files' final newline: an editor would show it as an empty last line.
 export const CELLS = [
-  { title: "A function and a class, defined only in this page", source: define },
-  { title: "Run it serially, on the page", source: serial },
-  { title: "Run it on Web Workers, with a live progress bar", source: workers },
-  { title: "Send it to the server", source: server },
-  { title: "Compare the wall-clock times", source: compare },
-  { title: "What travels: the pickle stream", source: stream },
-  { title: "Errors come back with the remote traceback", source: errors },
+  { title: "A function and a class, defined only in this page", source: define.trimEnd() },
+  { title: "Run it serially, on the page", source: serial.trimEnd() },
+  { title: "Run it on Web Workers, with a live progress bar", source: workers.trimEnd() },
+  { title: "Send it to the server", source: server.trimEnd() },
+  { title: "Compare the wall-clock times", source: compare.trimEnd() },
+  { title: "What travels: the pickle stream", source: stream.trimEnd() },
+  { title: "Errors come back with the remote traceback", source: errors.trimEnd() },
 ];
