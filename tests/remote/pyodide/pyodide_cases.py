@@ -82,3 +82,41 @@ async def test_a_wrong_key_is_refused():
     async with RemoteExecutor(URL, "not-the-key-the-server-holds") as executor:
         with pytest.raises(AuthenticationError, match="the signature does not match"):
             await executor.submit(len, "abc")
+
+
+class WritesFile:
+    """Made on the server; unpickling it here appends a line to path (in this Pyodide's file system)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return exec, (f"open({self.path!r}, 'a').write('unpickled\\n')",)
+
+
+async def test_a_tampered_reply_is_refused_without_unpickling():
+    path = "/tmp/remote-reply-unpickled"
+    async with RemoteExecutor(URL, KEY) as executor:
+        genuine = executor._transport.request
+
+        async def flip_last_byte(*args):
+            status, headers, body = await genuine(*args)
+            return status, headers, body[:-1] + bytes([body[-1] ^ 1])
+
+        executor._transport.request = flip_last_byte
+        with pytest.raises(AuthenticationError, match="refused without unpickling it"):
+            await executor.submit(lambda: WritesFile(path))
+        assert not os.path.exists(path)
+        executor._transport.request = genuine
+        await executor.submit(lambda: WritesFile(path))  # the control: a genuine reply is unpickled
+    with open(path) as file:
+        assert file.read() == "unpickled\n"
+
+
+async def test_a_call_past_its_timeout_raises_timeout_error():
+    import time
+
+    async with RemoteExecutor(URL, KEY, timeout=1) as executor:
+        with pytest.raises(TimeoutError, match="ran past its timeout of 1 s"):
+            await executor.submit(time.sleep, 30)
+        assert await executor.submit(abs, -5) == 5
