@@ -45,9 +45,12 @@ export class Kernel {
       chart: (pairs) => this.output?.chart(pairs), // a JS array: nb.chart converts it
     });
     pyodide.FS.writeFile(`${HOME}/nb.py`, helperSource);
-    pyodide.runPython(`import sys; sys.path.insert(0, "${HOME}")`);
+    // In a scratch namespace: __main__ holds only what the cells define.
+    const scratch = { globals: pyodide.toPy({}) };
+    pyodide.runPython(`import sys; sys.path.insert(0, "${HOME}")`, scratch);
     this.nb = pyodide.pyimport("nb");
-    this.version = pyodide.runPython("import webpickle; webpickle.__version__");
+    this.version = pyodide.runPython("import webpickle; webpickle.__version__", scratch);
+    scratch.globals.destroy();
   }
 
   /**
@@ -67,7 +70,6 @@ export class Kernel {
       const [ok, text] = await this.nb._run_cell(source, `<cell ${label}>`);
       return { ok, text };
     } finally {
-      this.pyodide.runPython("import sys; sys.stdout.flush(); sys.stderr.flush()");
       this.output = null;
     }
   }

@@ -52,9 +52,14 @@ async def _run_cell(source, filename):
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:
         value = await eval_code_async(source, sys.modules["__main__"].__dict__, filename=filename)
+        shown = None if value is None else repr(value)
     except BaseException as exc:  # SystemExit too: a cell must never end the page's Python
         return to_js([False, _format_error(exc)])
-    return to_js([True, None if value is None else repr(value)])
+    finally:
+        # Partial lines reach the cell now, not at the start of the next cell's output.
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return to_js([True, shown])
 
 
 def _format_error(exc):
