@@ -72,6 +72,16 @@ def test_calls_run_on_the_clusters_workers(dask_server, cluster):
     assert connected["workers"] == 2
 
 
+def test_a_large_argument_reaches_the_task(dask_server):
+    blob = bytes(range(256)) * 12_000  # 3MB: scattered to a worker rather than sent inside the task
+
+    async def main():
+        async with RemoteExecutor(dask_server.url, KEY) as executor:
+            return await executor.submit(lambda data: (len(data), data[-3:]), blob)
+
+    assert run(main()) == (len(blob), blob[-3:])
+
+
 def record_pid_then_sleep(path, seconds):
     with open(path, "a") as file:
         file.write(f"{os.getpid()}\n")

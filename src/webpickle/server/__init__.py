@@ -10,6 +10,7 @@ Native CPython only (it needs aiohttp). The modules, one job each:
     app.py            the HTTP routes: /health and /call, CORS
     auth.py           checking a request's signature, window and nonce; signing responses
     access_log.py     JSON-lines access and event log
+    backend.py        what a backend provides; CallFailed, a call that could not run to its end
     process_pool.py   the local pool of worker processes
     child.py          a worker process (python -m webpickle.server.child)
     dask_backend.py   running calls on a dask.distributed cluster

@@ -18,6 +18,9 @@ from .backend import CallFailed
 from .runner import run_call_task
 
 CONNECT_TIMEOUT_S = 30
+# Bodies past this go to a worker with scatter() rather than inside the task
+# (through the scheduler), as Dask advises for large arguments.
+SCATTER_ABOVE_BYTES = 1 << 20
 
 
 class DaskBackend:
@@ -43,7 +46,10 @@ class DaskBackend:
     async def run(self, payload, timeout):
         from distributed import KilledWorker
 
-        future = self._client.submit(run_call_task, payload, pure=False, key=f"webpickle-call-{uuid.uuid4().hex}")
+        argument = payload
+        if len(payload) > SCATTER_ABOVE_BYTES:
+            argument = await self._client.scatter(payload, hash=False)
+        future = self._client.submit(run_call_task, argument, pure=False, key=f"webpickle-call-{uuid.uuid4().hex}")
         try:
             async with asyncio.timeout(timeout):
                 return await future
@@ -64,6 +70,8 @@ class DaskBackend:
                              "have webpickle and this server's Python version?)") from None
         finally:
             future.release()
+            if argument is not payload:
+                argument.release()
 
     async def close(self):
         if self._client is not None:
