@@ -45,7 +45,15 @@ function watch(target, where) {
   target.on("console", (msg) => { if (msg.type() === "error") problems.push(`${where} console: ${msg.text()}`); });
 }
 
+const foreignRequests = []; // anything not from the two local servers (the page must work offline)
+
 async function openNotebook() {
+  browser.context.on("request", (req) => {
+    const url = req.url();
+    if (![demo.url, demo.remoteUrl, "blob:", "data:"].some((start) => url.startsWith(start))) {
+      foreignRequests.push(url);
+    }
+  });
   page = await browser.context.newPage();
   await page.setViewportSize({ width: 1100, height: 900 });
   watch(page, "page");
@@ -124,6 +132,7 @@ test("the notebook runs every prefilled cell; workers and server agree with the 
   assertShows(onWorker, /ZeroDivisionError: division by zero\s*$/, "cell 7");
 
   assert.deepEqual(problems, []);
+  assert.deepEqual(foreignRequests, [], "the notebook fetched from beyond the two local servers");
   const times = await page.evaluate(() => window.notebook.evaluate("times"));
   t.diagnostic(`page ready ${describeReady(ready)}; Run all ${(runAllMs / 1000).toFixed(1)} s; ` +
     Object.entries(times).map(([name, s]) => `${name} ${s.toFixed(2)} s`).join(", "));
