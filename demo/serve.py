@@ -101,7 +101,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                                                  "accepts calls from that origin only)"})
         if self.headers.get_content_type() != "application/json":
             return self.send_json(415, {"error": "send the token as JSON: {\"token\": ...}"})
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self.headers.get("Content-Length", "")
+        length = int(length) if length.isdigit() else 0
         if not 0 < length <= 4096:
             return self.send_json(400, {"error": "the body must be a small JSON object"})
         try:
