@@ -175,6 +175,8 @@ class RemoteExecutor:
                 status, reply_headers, body = await self._transport.request(
                     "POST", self.url + "call", headers, payload, limit)
             except TimeoutError:
+                if limit is None:
+                    raise
                 raise TimeoutError(f"no answer from {self.url} within {limit:g} s (the call's timeout "
                                    f"is {timeout:g} s)") from None
         return _reply(self._key, status, reply_headers, headers[_signing.NONCE], body)

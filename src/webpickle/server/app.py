@@ -27,7 +27,7 @@ from .backend import CallFailed
 
 @dataclasses.dataclass
 class Settings:
-    key: bytes
+    key: bytes = dataclasses.field(repr=False)  # never in a repr, so never in a log or a traceback
     backend: object
     max_body: int
     allow_origins: frozenset = frozenset()
