@@ -21,6 +21,12 @@ public:
         if (capacity_ - size_ < n) grow_for(n);
     }
     void put(std::uint8_t byte) { data_[size_++] = byte; }
+    // For writers of several bytes at once: fill tail()[0..n) after a
+    // reserve(n), then advance(n). Writing through a local pointer lets the
+    // compiler keep it in a register (a store through uint8_t* may alias
+    // data_ and size_, so put() reloads them after every byte).
+    std::uint8_t* tail() { return data_ + size_; }
+    void advance(std::size_t n) { size_ += n; }
     void put(const void* src, std::size_t n) {
         std::memcpy(data_ + size_, src, n);
         size_ += n;

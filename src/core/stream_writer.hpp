@@ -44,15 +44,20 @@ public:
 
     void integer(std::int64_t value) {
         out_.reserve(9);
+        std::uint8_t* p = out_.tail();
         if (value >= 0 && value < 0x100) {
-            out_.put(op::BININT1);
-            out_.put(static_cast<std::uint8_t>(value));
+            p[0] = op::BININT1;
+            p[1] = static_cast<std::uint8_t>(value);
+            out_.advance(2);
         } else if (value >= 0 && value < 0x10000) {
-            out_.put(op::BININT2);
-            out_.put_le(static_cast<std::uint64_t>(value), 2);
+            p[0] = op::BININT2;
+            p[1] = static_cast<std::uint8_t>(value);
+            p[2] = static_cast<std::uint8_t>(value >> 8);
+            out_.advance(3);
         } else if (value >= INT32_MIN && value <= INT32_MAX) {
-            out_.put(op::BININT);
-            out_.put_le(static_cast<std::uint64_t>(value), 4);
+            p[0] = op::BININT;
+            for (int i = 0; i < 4; ++i) p[1 + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(value) >> (8 * i));
+            out_.advance(5);
         } else {
             integer_as_long(value);
         }
@@ -64,17 +69,21 @@ public:
         std::uint64_t bits;
         std::memcpy(&bits, &value, sizeof bits);
         out_.reserve(9);
-        out_.put(op::BINFLOAT);
-        for (int i = 7; i >= 0; --i) out_.put(static_cast<std::uint8_t>(bits >> (8 * i)));
+        std::uint8_t* p = out_.tail();
+        p[0] = op::BINFLOAT;
+        for (int i = 0; i < 8; ++i) p[1 + i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));  // big-endian
+        out_.advance(9);
     }
 
     // A str, given as UTF-8 (with surrogates passed through).
     void unicode(const char* utf8, std::size_t n) {
         if (n < 0x100 && protocol_ >= 4) {
             out_.reserve(2 + n);
-            out_.put(op::SHORT_BINUNICODE);
-            out_.put(static_cast<std::uint8_t>(n));
-            out_.put(utf8, n);
+            std::uint8_t* p = out_.tail();
+            p[0] = op::SHORT_BINUNICODE;
+            p[1] = static_cast<std::uint8_t>(n);
+            std::memcpy(p + 2, utf8, n);
+            out_.advance(2 + n);
         } else {
             long_payload(n <= 0xffffffffu ? op::BINUNICODE : op::BINUNICODE8, utf8, n);
         }
@@ -83,9 +92,11 @@ public:
     void bytes(const void* data, std::size_t n) {
         if (n < 0x100) {
             out_.reserve(2 + n);
-            out_.put(op::SHORT_BINBYTES);
-            out_.put(static_cast<std::uint8_t>(n));
-            out_.put(data, n);
+            std::uint8_t* p = out_.tail();
+            p[0] = op::SHORT_BINBYTES;
+            p[1] = static_cast<std::uint8_t>(n);
+            std::memcpy(p + 2, data, n);
+            out_.advance(2 + n);
         } else {
             long_payload(n <= 0xffffffffu ? op::BINBYTES : op::BINBYTES8, data, n);
         }
@@ -99,41 +110,33 @@ public:
     void extension(std::uint32_t code);
 
     void memo_put(std::uint32_t index) {
-        out_.reserve(5);
         if (protocol_ >= 4) {
-            out_.put(op::MEMOIZE);
-        } else if (index < 0x100) {
-            out_.put(op::BINPUT);
-            out_.put(static_cast<std::uint8_t>(index));
+            out_.append(op::MEMOIZE);
         } else {
-            out_.put(op::LONG_BINPUT);
-            out_.put_le(index, 4);
+            indexed(op::BINPUT, op::LONG_BINPUT, index);
         }
     }
     // Stores the top of the stack at an existing memo index (BINPUT or
     // LONG_BINPUT, valid in every protocol): replaces what was memoized there.
-    void memo_put_at(std::uint32_t index) {
+    void memo_put_at(std::uint32_t index) { indexed(op::BINPUT, op::LONG_BINPUT, index); }
+    void memo_get(std::uint32_t index) { indexed(op::BINGET, op::LONG_BINGET, index); }
+
+private:
+    // short_code with a one-byte index, or long_code with four bytes.
+    void indexed(std::uint8_t short_code, std::uint8_t long_code, std::uint32_t index) {
         out_.reserve(5);
+        std::uint8_t* p = out_.tail();
         if (index < 0x100) {
-            out_.put(op::BINPUT);
-            out_.put(static_cast<std::uint8_t>(index));
+            p[0] = short_code;
+            p[1] = static_cast<std::uint8_t>(index);
+            out_.advance(2);
         } else {
-            out_.put(op::LONG_BINPUT);
-            out_.put_le(index, 4);
-        }
-    }
-    void memo_get(std::uint32_t index) {
-        out_.reserve(5);
-        if (index < 0x100) {
-            out_.put(op::BINGET);
-            out_.put(static_cast<std::uint8_t>(index));
-        } else {
-            out_.put(op::LONG_BINGET);
-            out_.put_le(index, 4);
+            p[0] = long_code;
+            for (int i = 0; i < 4; ++i) p[1 + i] = static_cast<std::uint8_t>(index >> (8 * i));
+            out_.advance(5);
         }
     }
 
-private:
     static constexpr std::size_t kNoFrame = static_cast<std::size_t>(-1);
     static constexpr std::size_t kFrameHeader = 9;
 

@@ -121,6 +121,7 @@ private:
     bool save_tuple(PyObject* obj);
     void save_list(PyObject* obj);
     void save_dict(PyObject* obj);
+    void write_dict_items(PyObject* obj);
     void save_set(PyObject* obj);
     bool save_frozenset(PyObject* obj);
     void save_bytearray(PyObject* obj);

@@ -79,9 +79,6 @@ void Pickler::save_list(PyObject* obj) {
     }
 }
 
-// Dicts of at least this many items are read through PyDict_Keys/Values.
-constexpr Py_ssize_t kSnapshotFrom = 64;
-
 void Pickler::save_dict(PyObject* obj) {
     if (!session_.namespaces().empty()) {
         auto found = session_.namespaces().find(obj);
@@ -97,58 +94,38 @@ void Pickler::save_dict(PyObject* obj) {
     writer_.opcode(op::EMPTY_DICT);
     memoize(obj);
     RecursionGuard guard;
+    write_dict_items(obj);
+}
+
+// SETITEM for one item, else batches of MARK ... SETITEMS, ending with an
+// empty batch when the items fill whole batches: the stdlib's bytes.
+void Pickler::write_dict_items(PyObject* obj) {
     const Py_ssize_t size = PyDict_GET_SIZE(obj);
     if (size == 0) return;
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = 0, written = 0;
     PyObject *key, *value;
-    auto save_item = [&](PyObject* k_borrowed, PyObject* v_borrowed) {
-        // Own the pair: saving may run code that removes it from the dict.
-        Ref k = Ref::borrow(k_borrowed), v = Ref::borrow(v_borrowed);
-        save(k.get());
-        try {
+    Ref current_key;  // while its value is written: the failure note names it
+    // One try around the loop, not one per item: in wasm that costs measurably.
+    try {
+        if (size > 1) writer_.opcode(op::MARK);
+        while (PyDict_Next(obj, &pos, &key, &value)) {
+            // Own the pair: saving may run code that removes it from the dict.
+            Ref k = Ref::borrow(key), v = Ref::borrow(value);
+            save(k.get());
+            current_key = std::move(k);
             save(v.get());
-        } catch (PythonError&) {
-            note_current_error("when serializing %T item %R", obj, k.get());
-            throw;
-        }
-        if (PyDict_GET_SIZE(obj) != size) raise(PyExc_RuntimeError, "dictionary changed size during iteration");
-    };
-    if (size == 1) {
-        PyDict_Next(obj, &pos, &key, &value);
-        save_item(key, value);
-        writer_.opcode(op::SETITEM);
-        return;
-    }
-    if (size < kSnapshotFrom) {
-        std::size_t batch;
-        do {
-            batch = 0;
-            writer_.opcode(op::MARK);
-            while (PyDict_Next(obj, &pos, &key, &value)) {
-                save_item(key, value);
-                if (++batch == kBatchSize) break;
+            current_key = Ref();
+            if (PyDict_GET_SIZE(obj) != size) raise(PyExc_RuntimeError, "dictionary changed size during iteration");
+            if (++written % static_cast<Py_ssize_t>(kBatchSize) == 0) {
+                writer_.opcode(op::SETITEMS);
+                writer_.opcode(op::MARK);
             }
-            writer_.opcode(op::SETITEMS);
-        } while (batch == kBatchSize);
-        return;
+        }
+    } catch (PythonError&) {
+        if (current_key) note_current_error("when serializing %T item %R", obj, current_key.get());
+        throw;
     }
-    // A large dict: take its keys and values in two calls instead of one
-    // PyDict_Next call per item (in WebAssembly each is a call into another
-    // module, which costs as much as writing the item). The lists also own
-    // every key and value, so saving cannot lose one.
-    Ref keys = Ref::check(PyDict_Keys(obj)), values = Ref::check(PyDict_Values(obj));
-    for (Py_ssize_t start = 0; start < size; start += static_cast<Py_ssize_t>(kBatchSize)) {
-        writer_.opcode(op::MARK);
-        Py_ssize_t end = std::min(size, start + static_cast<Py_ssize_t>(kBatchSize));
-        for (Py_ssize_t i = start; i < end; ++i)
-            save_item(PyList_GET_ITEM(keys.get(), i), PyList_GET_ITEM(values.get(), i));
-        writer_.opcode(op::SETITEMS);
-    }
-    // The stdlib ends a dict of whole batches with an empty one: same bytes.
-    if (size % static_cast<Py_ssize_t>(kBatchSize) == 0) {
-        writer_.opcode(op::MARK);
-        writer_.opcode(op::SETITEMS);
-    }
+    writer_.opcode(size > 1 ? op::SETITEMS : op::SETITEM);
 }
 
 // Notes for an element that failed: protocol 4+ names the set; older

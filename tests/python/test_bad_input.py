@@ -48,6 +48,32 @@ def test_unpicklable_object_names_where_it_sits():
     assert info.value.__notes__ == ["when serializing list item 3", "when serializing dict item 'jobs'"]
 
 
+@pytest.mark.parametrize("size", [10, 100, 2500])  # below and above the snapshot size (64)
+def test_notes_name_the_dict_key_in_small_and_large_dicts(size):
+    data = {i: i for i in range(size)}
+    data[size - 3] = threading.Lock()
+    with pytest.raises(TypeError) as info:
+        webpickle.dumps(data)
+    with pytest.raises(TypeError) as expected:
+        pickle.dumps(data, 5)
+    assert info.value.__notes__ == expected.value.__notes__ == [f"when serializing dict item {size - 3}"]
+
+
+@pytest.mark.parametrize("size", [10, 100])
+def test_large_dict_resized_while_pickled(size):
+    data = {}
+
+    class Grower:
+        def __reduce__(self):
+            data[object()] = 1
+            return (int, (1,))
+
+    data.update({i: Grower() for i in range(size)})
+    with pytest.raises(RuntimeError, match="changed size during iteration") as info:
+        webpickle.dumps(data)
+    assert not getattr(info.value, "__notes__", None)
+
+
 def test_dict_resized_while_pickled():
     data = {}
 
