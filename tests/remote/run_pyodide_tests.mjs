@@ -8,17 +8,13 @@
 // src/webpickle). Each test_* coroutine is awaited with a time limit; the last
 // line is "N passed, N failed"; exit status 1 on any failure.
 
-import { spawn } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { findWheel, mountHostDir, option, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
+import { startWebpickleServer } from "./server.mjs";
 
 const HERE = path.join(projectRoot, "tests/remote/pyodide");
-const PYTHON = path.join(projectRoot, "build/venv/bin/python");
 const TEST_TIMEOUT_S = 120;
-const SERVER_START_TIMEOUT_MS = 120_000;
 
 const RUNNER = `
 import asyncio, builtins, importlib, sys, time, traceback
@@ -44,42 +40,9 @@ async def run_all(keyword):
 await run_all(KEYWORD)
 `;
 
-/**
- * Start the server on a free loopback port, its log (stderr) into logFile;
- * resolves to {url, stop()} once it printed its line.
- */
-function startServer(keyFile, logFile) {
-  if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run './dev build-native' first`);
-  const child = spawn(PYTHON, ["-m", "webpickle.server", "--key-file", keyFile, "--port", "0", "--processes", "2"],
-    { stdio: ["ignore", "pipe", fs.openSync(logFile, "w")] });
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once("exit", resolve);
-    child.kill("SIGTERM");
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the server did not start in time")), SERVER_START_TIMEOUT_MS);
-    child.once("exit", (code) => reject(new Error(`the server exited with status ${code} before listening`)));
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      const match = /^webpickle server listening on (\S+)$/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ url: match[1], stop });
-      }
-    });
-  });
-}
-
 async function main(argv) {
   const wheel = findWheel(option(argv, "--wheel"));
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "webpickle-remote-"));
-  const key = `pyodide-remote-test-${Math.random().toString(16).slice(2)}-key`;
-  const keyFile = path.join(scratch, "key");
-  fs.writeFileSync(keyFile, key, { mode: 0o600 });
-  const logFile = path.join(scratch, "server.log");
-  const server = await startServer(keyFile, logFile).catch((error) => {
-    throw new Error(`${error.message}; its log:\n${fs.readFileSync(logFile, "utf8")}`);
-  });
+  const server = await startWebpickleServer(["--processes", "2"]);
   let failed = true;
   try {
     console.log(`server: ${server.url}; wheel: ${wheel}`);
@@ -89,16 +52,15 @@ async function main(argv) {
     const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
     pyodide.FS.writeFile(`${sitePackages}/pytest.py`,
       fs.readFileSync(path.join(projectRoot, "tests/pyodide/pytest_shim.py")));
-    for (const [name, value] of Object.entries({ HERE, SERVER_URL: server.url, KEY: key,
+    for (const [name, value] of Object.entries({ HERE, SERVER_URL: server.url, KEY: server.key,
       KEYWORD: option(argv, "-k") ?? "", TIMEOUT: TEST_TIMEOUT_S })) {
       pyodide.globals.set(name, value);
     }
     failed = Boolean(await pyodide.runPythonAsync(RUNNER));
     return failed ? 1 : 0;
   } finally {
+    if (failed) console.error(`server log (JSON lines):\n${server.log().slice(-8000)}`);
     await server.stop();
-    if (failed) console.error(`server log (JSON lines):\n${fs.readFileSync(logFile, "utf8").slice(-8000)}`);
-    fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
