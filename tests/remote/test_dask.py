@@ -125,3 +125,5 @@ def test_a_task_that_kills_every_worker_fails_with_killed_worker(dask_server):
     assert isinstance(exc, RemoteWorkerCrashedError), repr(exc)
     assert "the Dask workers running the call died (Dask's KilledWorker" in str(exc)
     assert neighbour == "fine" and after == [0, -1, -2, -3]
+    # Dask's own messages (if any) are JSON lines of the log too: events() parses every line.
+    assert all("event" in record for record in dask_server.events())

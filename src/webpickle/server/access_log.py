@@ -16,13 +16,38 @@ LOGGER = logging.getLogger("webpickle.server")
 LOG_FIELDS = "webpickle.log"
 
 
+class _JsonLines(logging.Formatter):
+    """Our records are JSON already; other libraries' (aiohttp's errors, Dask's client)
+    become {"event": "log", ...} lines, so that every line of the log is JSON."""
+
+    def format(self, record):
+        if record.name == LOGGER.name:
+            return record.getMessage()
+        fields = {"time": _now(), "event": "log", "logger": record.name, "level": record.levelname,
+                  "message": record.getMessage()}
+        if record.exc_info:
+            fields["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(fields, default=str)
+
+
 def configure(stream=None):
-    """Send the log to stream (default stderr), one bare JSON line per record."""
+    """Send the log to stream (default stderr), one JSON object per line: ours from INFO,
+    other libraries' from WARNING."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_JsonLines())
     LOGGER.handlers[:] = [handler]
     LOGGER.setLevel(logging.INFO)
     LOGGER.propagate = False
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+def adopt(name):
+    """Route a library logger that installed its own plain-text handler (Dask's do) to ours."""
+    logger = logging.getLogger(name)
+    logger.handlers.clear()
+    logger.propagate = True
 
 
 def _now():

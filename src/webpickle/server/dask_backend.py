@@ -13,7 +13,7 @@ and released, but may run on to its end on the worker.
 import asyncio
 import uuid
 
-from .access_log import log_event
+from .access_log import adopt, log_event
 from .backend import CallFailed
 from .runner import run_call_task
 
@@ -35,6 +35,8 @@ class DaskBackend:
             from distributed import Client
         except ImportError as exc:
             raise RuntimeError(f"--dask needs dask.distributed, which does not import here: {exc}") from None
+        for name in ("distributed", "distributed.client"):  # importing it gave them plain-text handlers
+            adopt(name)
         try:
             self._client = await Client(self.address, asynchronous=True, timeout=CONNECT_TIMEOUT_S,
                                         set_as_default=False)
