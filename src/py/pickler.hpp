@@ -186,6 +186,7 @@ public:
     void save_interned_name(const char* text);
     void save_class(PyObject* cls);  // save_class.cpp
     bool save_descriptor(PyObject* obj);  // save_descriptors.cpp
+    bool save_identity_singleton(PyObject* obj);
     bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
     bool save_special(PyObject* obj);         // save_special.cpp
     bool save_dict_view(PyObject* obj);

@@ -57,13 +57,15 @@ bool Pickler::save_descriptor(PyObject* obj) {
         memoize(obj);
         return true;
     }
+    return false;
+}
+
+bool Pickler::save_identity_singleton(PyObject* obj) {
     const auto& singletons = identity_singletons();
     auto found = singletons.find(obj);
-    if (found != singletons.end()) {
-        save_global_as(obj, found->second.first, found->second.second);
-        return true;
-    }
-    return false;
+    if (found == singletons.end()) return false;
+    save_global_as(obj, found->second.first, found->second.second);
+    return true;
 }
 
 }  // namespace webpickle::py

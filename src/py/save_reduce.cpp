@@ -88,9 +88,15 @@ bool Pickler::save_uncommon(PyObject* obj) {
         save_module(obj);
         return false;
     }
-    if (save_descriptor(obj) || save_special(obj)) return false;
+    // Instances of plain classes, the common case, first: the checks below
+    // are for C types (the plain-class verdict excludes them) or for
+    // singletons of Python classes, which save_identity_singleton takes.
+    if (save_identity_singleton(obj)) return false;
     PyObject* table = overrides_.dispatch_table ? overrides_.dispatch_table : runtime().copyreg_dispatch_table;
-    if (Ref reducer = mapping_get(table, reinterpret_cast<PyObject*>(type))) {
+    Ref reducer = mapping_get(table, reinterpret_cast<PyObject*>(type));
+    if (!reducer && save_plain_instance(obj)) return false;
+    if (save_descriptor(obj) || save_special(obj)) return false;
+    if (reducer) {
         Ref value = Ref::check(PyObject_CallOneArg(reducer.get(), obj));
         save_by_reduce(obj, value.get());
         return false;
@@ -99,7 +105,6 @@ bool Pickler::save_uncommon(PyObject* obj) {
         save_class(obj);  // a class with a custom metaclass
         return false;
     }
-    if (save_plain_instance(obj)) return false;
     PyObject* reduce_ex = nullptr;
     if (PyObject_GetOptionalAttr(obj, runtime().s_reduce_ex, &reduce_ex) < 0) raise_error();
     Ref value;
