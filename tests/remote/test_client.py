@@ -193,7 +193,7 @@ def test_shutdown_cancels_pending_calls_and_refuses_new_ones(server):
 
     async def main():
         executor = RemoteExecutor(server.url, KEY)
-        pending = executor.submit(time.sleep, 5)
+        pending = executor.submit(time.sleep, 2)  # runs on to its end there: the server waits for it on stopping
         await asyncio.sleep(0.2)
         await executor.close()
         with pytest.raises(asyncio.CancelledError):
