@@ -114,9 +114,33 @@ Ref class_id_of(PyObject* cls) {
     return id;
 }
 
+namespace {
+
+// The id under which a stream registered cls in this process, if one did:
+// streams fill only by_id (id -> class), so search its values. Runs once
+// per class and version tag (class_id_of caches the answer).
+Ref registered_id(PyObject* by_id, PyObject* cls) {
+    Ref items = Ref::check(PyObject_CallMethod(by_id, "items", nullptr));
+    Ref pairs = Ref::check(PySequence_List(items.get()));
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pairs.get()); ++i) {
+        PyObject* pair = PyList_GET_ITEM(pairs.get(), i);
+        if (PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2 && PyTuple_GET_ITEM(pair, 1) == cls)
+            return Ref::borrow(PyTuple_GET_ITEM(pair, 0));
+    }
+    return Ref();
+}
+
+}  // namespace
+
 Ref compute_class_id(PyObject* cls) {
     Registry r = registry();
     if (Ref known = lookup(r.ids.get(), cls)) return known;
+    // A class loaded from a stream keeps the id it came with, so sending it
+    // back gives the sender its own class object again.
+    if (Ref known = registered_id(r.by_id.get(), cls)) {
+        if (PyObject_SetItem(r.ids.get(), cls, known.get()) < 0) raise_error();
+        return known;
+    }
     Ref digest = content_digest(cls);
     Ref qualname = Ref::check(PyObject_GetAttr(cls, runtime().s_qualname));
     // Distinct live classes with the same content (made by one factory) take

@@ -182,6 +182,14 @@ void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
         items.emplace_back(name, Ref::borrow(value));
     }
     if (items.empty()) return;
+    // By name, not in dict order: a class rebuilt from a stream has its
+    // attributes in another order (type() puts __doc__ first, for one), and
+    // must pickle to the same bytes, and the same class id, as the original.
+    std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+        int order = PyUnicode_Compare(a.first.get(), b.first.get());
+        if (order == -1 && PyErr_Occurred()) PyErr_Clear();  // names are str: cannot fail
+        return order < 0;
+    });
     // list(map(setattr, itertools.repeat(cls), names, values))
     save_global_as(reinterpret_cast<PyObject*>(&PyList_Type), "builtins", "list");
     save_global_as(reinterpret_cast<PyObject*>(&PyMap_Type), "builtins", "map");

@@ -29,6 +29,22 @@ const std::unordered_map<PyObject*, std::pair<const char*, const char*>>& identi
     return table;
 }
 
+// The mapping a mappingproxy shows, or null. The object's layout is not
+// public API (PyObject_HEAD, then the mapping), so it is checked once
+// against a proxy made with PyDictProxy_New; if it differs, null always.
+PyObject* proxied_mapping(PyObject* proxy) {
+    struct Layout {
+        PyObject_HEAD
+        PyObject* mapping;
+    };
+    static const bool layout_ok = [] {
+        Ref dict = Ref::check(PyDict_New());
+        Ref probe = Ref::check(PyDictProxy_New(dict.get()));
+        return reinterpret_cast<Layout*>(probe.get())->mapping == dict.get();
+    }();
+    return layout_ok ? reinterpret_cast<Layout*>(proxy)->mapping : nullptr;
+}
+
 }  // namespace
 
 bool Pickler::save_descriptor(PyObject* obj) {
@@ -48,6 +64,15 @@ bool Pickler::save_descriptor(PyObject* obj) {
         return true;
     }
     if (type == &PyDictProxy_Type) {
+        if (PyObject* mapping = proxied_mapping(obj)) {
+            // vars(cls) of a class written by value (a __classdict__ cell
+            // after a round trip): vars(cls) again, not a detached copy.
+            auto found = session_.namespaces().find(mapping);
+            if (found != session_.namespaces().end()) {
+                save(mapping);
+                return true;
+            }
+        }
         // types.MappingProxyType(a copy of the mapping it shows)
         Ref copy = Ref::check(PyObject_CallMethod(obj, "copy", nullptr));
         Ref args = Ref::check(PyTuple_Pack(1, copy.get()));

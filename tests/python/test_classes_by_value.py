@@ -229,3 +229,29 @@ def test_same_definitions_give_the_same_bytes_in_two_processes():
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
+
+
+ECHO_BACK = """
+import pickle, sys, webpickle
+values = pickle.loads(sys.stdin.buffer.read())
+sys.stdout.buffer.write(webpickle.dumps(values))
+"""
+
+
+@pytest.mark.native_only(reason="sends objects to a fresh interpreter and back")
+def test_classes_keep_their_identity_and_bytes_through_another_process():
+    # What a worker or a server does: load the caller's objects, pickle them
+    # back. The caller must get its own classes again (dataclass == works)
+    # and the same bytes (the class ids did not change on the way).
+    import subprocess
+    import sys
+
+    Square, Point, Color = cell("Square"), cell("Point"), cell("Color")
+    values = [Square(3), Point(1, 2), Color.RED, Point, Square]
+    sent = webpickle.dumps(values)
+    done = subprocess.run([sys.executable, "-c", ECHO_BACK], input=sent, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    back = pickle.loads(done.stdout)
+    assert type(back[0]) is Square and back[1] == Point(1, 2) and back[2] is Color.RED
+    assert back[3] is Point and back[4] is Square
+    assert done.stdout == sent
