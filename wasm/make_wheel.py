@@ -40,6 +40,11 @@ def platform_tag():
     return f"pyemscripten_{info['abi_version']}_wasm32"
 
 
+# Subpackages that never run in Pyodide: the remote-execution server needs
+# aiohttp and processes (its clients, remote.py and _signing.py, do ship).
+NATIVE_ONLY = {"server"}
+
+
 def record_line(name, data):
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return f"{name},sha256={digest},{len(data)}"
@@ -52,6 +57,9 @@ def wheel_files(stage, version, tag):
         sys.exit(f"expected one _core*.so in {stage / 'webpickle'}, found {len(extensions)}: build first")
     files[f"webpickle/{extensions[0].name}"] = extensions[0].read_bytes()
     for source in sorted(PACKAGE_SOURCES.rglob("*")):
+        relative = source.relative_to(PACKAGE_SOURCES)
+        if relative.parts[0] in NATIVE_ONLY:
+            continue
         if source.is_file() and "__pycache__" not in source.parts and source.suffix != ".pyc":
             files[f"webpickle/{source.relative_to(PACKAGE_SOURCES).as_posix()}"] = source.read_bytes()
     dist_info = f"webpickle-{version}.dist-info"

@@ -12,4 +12,4 @@ async with WorkerPool(n) as pool:  # waits until every worker has loaded Pyodide
     times[f"{n} Web Workers"] = time.perf_counter() - start
 
 print(f"{len(parallel)} estimates in {times[f'{n} Web Workers']:.2f} s")
-[e.hits for e in parallel] == [e.hits for e in serial]  # the same darts landed inside
+parallel == serial  # Estimate came back as this page's own class, so == compares fields

@@ -106,6 +106,9 @@ test("the notebook runs every prefilled cell; workers and server agree with the 
   assert.equal(hits[0].length, 12);
   assert.deepEqual(hits[1], hits[0], "the workers' results differ from the page's");
   assert.deepEqual(hits[2], hits[0], "the server's results differ from the page's");
+  const sameClass = await page.evaluate(() => window.notebook.evaluate(
+    "all(type(e) is Estimate for e in parallel + remote)"));
+  assert.equal(sameClass, true, "results from the workers or the server came back as another class");
   assertShows(cellText(cells, "3"), /\nTrue$/, "cell 3");
   assertShows(cellText(cells, "4"), /\nTrue$/, "cell 4");
 
