@@ -172,6 +172,14 @@ def markdown(results):
     return "\n".join(lines)
 
 
+def headline(figures):
+    latency = figures["latency_ms"] or {}
+    return (f"{figures['calls']:,} signed calls at concurrency {figures['concurrency']} on loopback "
+            f"(--processes {figures['server_processes']}): {figures['errors']} errors, "
+            f"p50 {latency.get('p50', float('nan')):.1f} ms, p99 {latency.get('p99', float('nan')):.1f} ms, "
+            f"{figures['calls_per_s']:,.0f} calls/s.")
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     facts = machine()  # load average before we add ours
@@ -190,6 +198,7 @@ def main(argv=None):
                "command": " ".join(["bench/remote/load_test.py", *(sys.argv[1:] if argv is None else argv)]),
                "mode": "quick" if args.quick else "full",
                "server": health, "machine": facts, "figures": summary(latencies, errors, wall, args)}
+    results["headline"] = headline(results["figures"])  # one line for the README (bench/publish.py)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{output}.json").write_text(json.dumps(results, indent=1) + "\n")
