@@ -28,7 +28,8 @@ import urllib.parse
 import webpickle
 
 from . import _signing
-from .workers import RemoteTraceback, _TextProgress
+from ._batch import BatchMixin, check_timeout
+from .workers import RemoteTraceback
 
 __all__ = ["AuthenticationError", "PayloadTooLargeError", "RemoteError", "RemoteExecutor", "RemoteTraceback",
            "RemoteWorkerCrashedError", "VersionMismatchError"]
@@ -63,7 +64,6 @@ class RemoteWorkerCrashedError(RemoteError):
 
 _ERRORS = {"AuthenticationError": AuthenticationError, "VersionMismatchError": VersionMismatchError,
            "PayloadTooLargeError": PayloadTooLargeError, "WorkerCrashedError": RemoteWorkerCrashedError}
-_DEFAULT = object()  # map()/imap_unordered() timeout: the executor's own
 # Seconds the client waits past a call's timeout for the server's own 504 before giving up itself.
 _TIMEOUT_GRACE_S = 30
 
@@ -72,7 +72,7 @@ def _in_pyodide():
     return sys.platform == "emscripten"
 
 
-class RemoteExecutor:
+class RemoteExecutor(BatchMixin):
     """Calls on a webpickle server at url, signed with key (str or bytes, as in the server's --key-file).
 
     timeout: seconds a call may run on the server (default None: no limit);
@@ -89,7 +89,7 @@ class RemoteExecutor:
         self.url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, base + "/", "", ""))
         self._call_path = base + "/call"
         self._key = _signing.key_bytes(key)
-        self._timeout = _check_timeout(timeout)
+        self._timeout = check_timeout(timeout)
         concurrency = concurrency if concurrency is not None else (6 if _in_pyodide() else 32)
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
@@ -128,6 +128,10 @@ class RemoteExecutor:
         Cancelling it stops waiting (the call may still run on the server to its end).
         """
         return self._submit(fn, args, kwargs, self._timeout)
+
+    def _submit_call(self, fn, args, timeout, on_finish):
+        """One call of map() or imap_unordered() (see _batch.BatchMixin)."""
+        return self._submit(fn, args, {}, timeout, on_finish)
 
     def _submit(self, fn, args, kwargs, timeout, on_finish=None):
         if self._closed:
@@ -181,60 +185,6 @@ class RemoteExecutor:
                                    f"is {timeout:g} s)") from None
         return _reply(self._key, status, reply_headers, headers[_signing.NONCE], body)
 
-    async def map(self, fn, items, *, chunksize=1, timeout=_DEFAULT, progress=None):
-        """[fn(item) for item in items], computed on the server; results in order.
-
-        chunksize items travel per request. timeout is per request, in seconds
-        (default: the executor's). progress(done, total) is called as items
-        finish; progress=True prints a text bar. On the first error the calls
-        not finished are cancelled and the error is raised.
-        """
-        futures = self._submit_all(fn, items, chunksize, timeout, progress)
-        results = []
-        try:
-            for future in futures:
-                result = await future
-                results.extend(result) if chunksize > 1 else results.append(result)
-        finally:
-            for future in futures:
-                future.cancel()
-        return results
-
-    async def imap_unordered(self, fn, items, *, chunksize=1, timeout=_DEFAULT, progress=None):
-        """Yield fn(item) for each item as the server finishes them (options as for map)."""
-        futures = self._submit_all(fn, items, chunksize, timeout, progress)
-        try:
-            for next_done in asyncio.as_completed(futures):
-                result = await next_done
-                for item in result if chunksize > 1 else (result,):
-                    yield item
-        finally:
-            for future in futures:
-                future.cancel()
-
-    def _submit_all(self, fn, items, chunksize, timeout, progress):
-        if not isinstance(chunksize, int) or chunksize < 1:
-            raise ValueError(f"chunksize must be a positive int, not {chunksize!r}")
-        timeout = self._timeout if timeout is _DEFAULT else _check_timeout(timeout)
-        if chunksize == 1:
-            calls = [(fn, (item,)) for item in items]
-        else:
-            items = list(items)
-            calls = [(_apply_chunk, (fn, items[i:i + chunksize])) for i in range(0, len(items), chunksize)]
-        sizes = [1 if chunksize == 1 else len(args[1]) for _, args in calls]
-        report = _TextProgress() if progress is True else progress
-        if not report:
-            return [self._submit(function, args, {}, timeout) for function, args in calls]
-        total, done = sum(sizes), [0]
-        report(0, total)
-
-        def finished(n):
-            done[0] += n
-            report(done[0], total)
-
-        return [self._submit(function, args, {}, timeout, lambda n=n: finished(n))
-                for (function, args), n in zip(calls, sizes)]
-
     def shutdown(self):
         """Cancel the calls not finished and refuse new ones; close() also frees the connections."""
         self._closed = True
@@ -259,11 +209,6 @@ class RemoteExecutor:
         if exc_type is None and pending:
             await asyncio.gather(*pending, return_exceptions=True)
         await self.close()
-
-
-def _apply_chunk(function, items):
-    """map()'s chunks: run function over several items in one call."""
-    return [function(item) for item in items]
 
 
 def _reply(key, status, headers, nonce, body):
@@ -298,12 +243,6 @@ def _reply(key, status, headers, nonce, body):
     if status == 504 or kind == "TimeoutError":
         raise TimeoutError(message)
     raise _ERRORS.get(kind, RemoteError)(message, status)
-
-
-def _check_timeout(timeout):
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
-    return timeout
 
 
 # -- transports: (status, headers, body) for one HTTP request -------------------------

@@ -30,6 +30,8 @@ import traceback
 
 import webpickle
 
+from ._batch import BatchMixin, check_timeout
+
 __all__ = ["RemoteTraceback", "WorkerCrashedError", "WorkerError", "WorkerPool", "WorkerStartError"]
 
 
@@ -154,11 +156,6 @@ def _reply_failure(exc):
     return _reply((exc, text), True)
 
 
-def _apply_chunk(function, items):
-    """map()'s chunks: run function over several items in one task."""
-    return [function(item) for item in items]
-
-
 # -- the JavaScript side, loaded from the wheel --------------------------------
 
 # Loaded in this order, each after the modules it imports.
@@ -225,10 +222,9 @@ def _sources(index_url, wheel_url):
 
 # -- the pool -------------------------------------------------------------------
 
-_POOL_DEFAULT = object()  # map()/imap_unordered() timeout: the pool's own
 
 
-class WorkerPool:
+class WorkerPool(BatchMixin):
     """A pool of Web Workers (worker threads under Node), each with its own Pyodide.
 
     size: number of workers (default: navigator.hardwareConcurrency, else 2).
@@ -249,7 +245,7 @@ class WorkerPool:
                                "in CPython use concurrent.futures with webpickle instead")
         if size is not None and (not isinstance(size, int) or size < 1):
             raise ValueError(f"size must be a positive int or None, not {size!r}")
-        self._timeout = _check_timeout(timeout)
+        self._timeout = check_timeout(timeout)
         self._js = self._client = self._on_settle_proxy = None  # set by _start
         self._closed = False
         self._waiting = []  # (future, payload, buffers, timeout) submitted before the JS pool existed
@@ -363,64 +359,15 @@ class WorkerPool:
             if buffers:
                 self._js.recycle(buffers)  # their memory serves the next big arguments
 
-    async def map(self, fn, items, *, chunksize=1, timeout=_POOL_DEFAULT, progress=None):
-        """[fn(item) for item in items], computed in the workers; results in order.
-
-        chunksize items go to a worker per task. timeout is per task, in
-        seconds (default: the pool's). progress(done, total) is called as
-        items finish; progress=True prints a text bar. On the first error the
-        remaining tasks are cancelled and the error is raised.
-        """
-        futures = self._submit_all(fn, items, chunksize, timeout, progress)
-        results = []
-        try:
-            for future in futures:
-                result = await future
-                results.extend(result) if chunksize > 1 else results.append(result)
-        finally:
-            for future in futures:
-                future.cancel()  # a no-op for the finished ones
-        return results
-
-    async def imap_unordered(self, fn, items, *, chunksize=1, timeout=_POOL_DEFAULT, progress=None):
-        """Yield fn(item) for each item as the workers finish them (options as for map)."""
-        futures = self._submit_all(fn, items, chunksize, timeout, progress)
-        try:
-            for next_done in asyncio.as_completed(futures):
-                result = await next_done
-                for item in result if chunksize > 1 else (result,):
-                    yield item
-        finally:
-            for future in futures:
-                future.cancel()
-
-    def _submit_all(self, fn, items, chunksize, timeout, progress):
-        if not isinstance(chunksize, int) or chunksize < 1:
-            raise ValueError(f"chunksize must be a positive int, not {chunksize!r}")
-        timeout = self._timeout if timeout is _POOL_DEFAULT else _check_timeout(timeout)
-        if chunksize == 1:
-            futures = [self._submit(fn, (item,), {}, timeout) for item in items]
-            sizes = [1] * len(futures)
-        else:
-            items = list(items)
-            chunks = [items[i:i + chunksize] for i in range(0, len(items), chunksize)]
-            futures = [self._submit(_apply_chunk, (fn, chunk), {}, timeout) for chunk in chunks]
-            sizes = [len(chunk) for chunk in chunks]
-        report = _TextProgress() if progress is True else progress
-        if report:
-            total, done = sum(sizes), [0]
-            report(0, total)
-
-            def finished(n):
-                done[0] += n
-                report(done[0], total)
-
-            for future, n in zip(futures, sizes):
-                if future.done():  # its pickling failed: counted as finished
-                    finished(n)
-                else:
-                    future._on_finish = lambda n=n: finished(n)
-        return futures
+    def _submit_call(self, fn, args, timeout, on_finish):
+        """One call of map() or imap_unordered() (see _batch.BatchMixin)."""
+        future = self._submit(fn, args, {}, timeout)
+        if on_finish is not None:
+            if future.done():  # its pickling failed: counted as finished
+                on_finish()
+            else:
+                future._on_finish = on_finish
+        return future
 
     def shutdown(self):
         """Stop every worker now; tasks not finished are cancelled."""
@@ -481,12 +428,6 @@ class _TaskFuture(asyncio.Future):
             self._on_finish()
 
 
-def _check_timeout(timeout):
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
-    return timeout
-
-
 def _python_error(name, message):
     """The Python exception for the pool's rejection of a task (None: the task was cancelled)."""
     if name in ("AbortError", "PoolTerminatedError"):
@@ -494,13 +435,3 @@ def _python_error(name, message):
     kind = {"TimeoutError": TimeoutError, "WorkerCrashedError": WorkerCrashedError,
             "WorkerStartError": WorkerStartError}.get(name)
     return kind(message) if kind else WorkerError(f"{name}: {message}")
-
-
-class _TextProgress:
-    """progress=True: a one-line text bar, redrawn in place (works in notebooks too)."""
-
-    def __call__(self, done, total):
-        width = 30
-        filled = width * done // total if total else width
-        end = "\n" if done >= total else ""
-        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stdout, flush=True)
