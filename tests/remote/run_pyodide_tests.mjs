@@ -17,27 +17,10 @@ const HERE = path.join(projectRoot, "tests/remote/pyodide");
 const TEST_TIMEOUT_S = 120;
 
 const RUNNER = `
-import asyncio, builtins, importlib, sys, time, traceback
+import builtins
 builtins.SERVER_URL, builtins.KEY = SERVER_URL, KEY
-sys.path.insert(0, HERE)
-async def run_all(keyword):
-    passed = failed = 0
-    module = importlib.import_module("pyodide_cases")
-    for name, function in [(n, f) for n, f in vars(module).items() if n.startswith("test_") and callable(f)]:
-        if keyword and keyword not in name:
-            continue
-        t0 = time.perf_counter()
-        try:
-            await asyncio.wait_for(function(), TIMEOUT)
-            passed += 1
-            print(f"ok      {name} ({time.perf_counter() - t0:.1f} s)", flush=True)
-        except BaseException as exc:
-            failed += 1
-            print(f"FAILED  {name} ({time.perf_counter() - t0:.1f} s)", flush=True)
-            traceback.print_exception(exc)
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return failed
-await run_all(KEYWORD)
+import async_runner
+await async_runner.run_all(HERE, MODULES, KEYWORD, TIMEOUT)
 `;
 
 async function main(argv) {
@@ -52,6 +35,9 @@ async function main(argv) {
     const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
     pyodide.FS.writeFile(`${sitePackages}/pytest.py`,
       fs.readFileSync(path.join(projectRoot, "tests/pyodide/pytest_shim.py")));
+    pyodide.FS.writeFile(`${sitePackages}/async_runner.py`,
+      fs.readFileSync(path.join(projectRoot, "tests/pyodide/async_runner.py")));
+    pyodide.globals.set("MODULES", pyodide.toPy(["pyodide_cases"]));
     for (const [name, value] of Object.entries({ HERE, SERVER_URL: server.url, KEY: server.key,
       KEYWORD: option(argv, "-k") ?? "", TIMEOUT: TEST_TIMEOUT_S })) {
       pyodide.globals.set(name, value);

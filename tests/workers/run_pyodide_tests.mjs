@@ -18,33 +18,8 @@ const HERE = path.join(projectRoot, "tests/workers");
 const TEST_TIMEOUT_S = 180; // worker start-up is a few seconds on 2 busy cores; generous on purpose
 
 const RUNNER = `
-import asyncio, importlib, sys, time, traceback
-sys.path.insert(0, HERE)
-async def run_all(keyword):
-    passed = failed = 0
-    for module_name in MODULES:
-        module = importlib.import_module(module_name)
-        tests = [(n, f) for n, f in vars(module).items() if n.startswith("test_") and callable(f)]
-        for name, function in tests:
-            if keyword and keyword not in name:
-                continue
-            t0 = time.perf_counter()
-            try:
-                result = function()
-                if asyncio.iscoroutine(result):
-                    await asyncio.wait_for(result, TIMEOUT)
-                passed += 1
-                print(f"ok      {module_name}::{name} ({time.perf_counter() - t0:.1f} s)", flush=True)
-            except BaseException as exc:
-                failed += 1
-                print(f"FAILED  {module_name}::{name} ({time.perf_counter() - t0:.1f} s)", flush=True)
-                traceback.print_exception(exc)
-        finish = getattr(module, "teardown_module", None)
-        if finish:
-            await finish()
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return failed
-await run_all(KEYWORD)
+import async_runner
+await async_runner.run_all(HERE, MODULES, KEYWORD, TIMEOUT)
 `;
 
 async function main(argv) {
@@ -57,6 +32,8 @@ async function main(argv) {
   const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
   pyodide.FS.writeFile(`${sitePackages}/pytest.py`,
     fs.readFileSync(path.join(projectRoot, "tests/pyodide/pytest_shim.py")));
+  pyodide.FS.writeFile(`${sitePackages}/async_runner.py`,
+    fs.readFileSync(path.join(projectRoot, "tests/pyodide/async_runner.py")));
   const modules = fs.readdirSync(HERE).filter((f) => /^test_.*\.py$/.test(f)).map((f) => f.slice(0, -3)).sort();
   pyodide.globals.set("HERE", HERE);
   pyodide.globals.set("MODULES", pyodide.toPy(modules));
