@@ -75,7 +75,10 @@ void StreamWriter::long_payload(std::uint8_t code, const void* data, std::size_t
     int width = (code == op::BINUNICODE8 || code == op::BINBYTES8 || code == op::BYTEARRAY8) ? 8 : 4;
     bool unframed = frame_start_ != kNoFrame && n >= kFrameSizeTarget;
     if (unframed) close_frame();
-    out_.reserve(1 + static_cast<std::size_t>(width) + n);
+    // Room for a little more than the payload: otherwise the next frame
+    // header or STOP would double the buffer, and in wasm, where realloc
+    // cannot remap pages, copy the whole payload once more.
+    out_.reserve(1 + static_cast<std::size_t>(width) + n + kTailSlack);
     out_.put(code);
     out_.put_le(n, width);
     out_.put(data, n);

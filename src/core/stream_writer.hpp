@@ -139,6 +139,7 @@ private:
 
     static constexpr std::size_t kNoFrame = static_cast<std::size_t>(-1);
     static constexpr std::size_t kFrameHeader = 9;
+    static constexpr std::size_t kTailSlack = 256;  // see long_payload()
 
     void integer_as_long(std::int64_t value);
     // An opcode with a 4- or 8-byte length and a payload that may be large:
