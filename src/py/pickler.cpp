@@ -74,8 +74,7 @@ Ref Pickler::dump(PyObject* obj) {
 
 // The hot path: exact built-in types in order of how often they appear in
 // real data, then everything else out of line.
-bool Pickler::save(PyObject* obj) {
-    writer_.commit_point();
+bool Pickler::save_object(PyObject* obj) {
     if (overrides_.persistent_id != nullptr && save_persistent(obj)) return false;
     PyTypeObject* type = Py_TYPE(obj);
     if (obj == Py_None) {

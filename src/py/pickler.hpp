@@ -105,13 +105,19 @@ public:
     // save() returns true when obj was written as a pure value (an atom, or a
     // tuple or frozenset of pure values): such values are never memoized by
     // identity, so equal values give equal bytes.
-    bool save(PyObject* obj);
+    bool save(PyObject* obj) {
+        // A frame may end before each object, as with the stdlib's C
+        // pickler: same frames, same bytes.
+        writer_.commit_point();
+        return save_object(obj);
+    }
 
     StreamWriter& writer() { return writer_; }
     Session& session() { return session_; }
     int protocol() const { return session_.protocol(); }
 
 private:
+    bool save_object(PyObject* obj);  // pickler.cpp
     // Fast paths, in save_atoms.cpp and save_containers.cpp.
     void save_long(PyObject* obj);
     void save_float(PyObject* obj) { writer_.float64(PyFloat_AS_DOUBLE(obj)); }

@@ -99,6 +99,7 @@ bool Pickler::save_plain_instance(PyObject* obj) {
             note_current_error("when serializing %T class", obj);
             throw;
         }
+        writer_.commit_point();  // the stdlib saves the () below as an object: a frame may end here
         writer_.opcode(op::EMPTY_TUPLE);
         writer_.opcode(op::NEWOBJ);
         memoize_built(obj);
