@@ -183,6 +183,7 @@ public:
     // By value, in save_function.cpp and save_code.cpp.
     bool save_function(PyObject* func);
     void save_code(PyObject* code);
+    void write_code_fields(PyCodeObject* co);
     void save_cell(PyObject* cell);
     void save_module(PyObject* module);  // save_module.cpp
     void save_module_by_value(PyObject* module);

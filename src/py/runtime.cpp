@@ -1,5 +1,7 @@
 #include "runtime.hpp"
 
+#include "literal_cache.hpp"
+
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -53,24 +55,16 @@ GlobalOpcodes read_global_opcodes() {
 const Runtime& runtime() { return g_runtime; }
 
 PyObject* name_of(const char* literal) {
-    static std::unordered_map<const char*, PyObject*> cache;
-    auto found = cache.find(literal);
-    if (found != cache.end()) return found->second;
+    static auto* cache = new LiteralCache();  // never destroyed: its values outlive finalization safely
+    if (PyObject* found = cache->find(literal)) return found;
     PyObject* s = interned(literal);
-    cache.emplace(literal, s);
+    cache->add(s, literal);
     return s;
 }
 
 PyObject* stdlib_attr(const char* module, const char* attr) {
-    struct PairHash {
-        std::size_t operator()(const std::pair<const char*, const char*>& p) const {
-            return std::hash<const void*>()(p.first) * 31 + std::hash<const void*>()(p.second);
-        }
-    };
-    static std::unordered_map<std::pair<const char*, const char*>, PyObject*, PairHash> cache;
-    auto key = std::make_pair(module, attr);
-    auto found = cache.find(key);
-    if (found != cache.end()) return found->second;
+    static auto* cache = new LiteralCache();  // never destroyed, as in name_of
+    if (PyObject* found = cache->find(module, attr)) return found;
     Ref value = Ref::check(PyImport_ImportModule(module));
     const char* start = attr;
     while (true) {
@@ -81,7 +75,7 @@ PyObject* stdlib_attr(const char* module, const char* attr) {
         start = dot + 1;
     }
     PyObject* kept = value.release();
-    cache.emplace(key, kept);
+    cache->add(kept, module, attr);
     return kept;
 }
 

@@ -8,13 +8,6 @@
 namespace webpickle::py {
 namespace {
 
-// types.CodeType's positional parameters in Python 3.14, in order.
-const char* const kCodeFields[] = {
-    "co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals", "co_stacksize", "co_flags",
-    "co_code",     "co_consts",          "co_names",          "co_varnames", "co_filename", "co_name",
-    "co_qualname", "co_firstlineno",     "co_linetable",      "co_exceptiontable", "co_freevars", "co_cellvars",
-};
-
 // The loading side's sys.implementation.cache_tag must be this one: code
 // objects are only valid for the interpreter and minor version that made them.
 #define WEBPICKLE_PY_VERSION Py_STRINGIFY(PY_MAJOR_VERSION) "." Py_STRINGIFY(PY_MINOR_VERSION)
@@ -30,13 +23,43 @@ void Pickler::save_code(PyObject* code) {
     write_version_guard();
     save_global_as(reinterpret_cast<PyObject*>(&PyCode_Type), "types", "CodeType");
     writer_.opcode(op::MARK);
-    for (const char* field : kCodeFields) {
-        Ref value = Ref::check(PyObject_GetAttr(code, name_of(field)));
-        save(value.get());
-    }
+    write_code_fields(reinterpret_cast<PyCodeObject*>(code));
     writer_.opcode(op::TUPLE);
     writer_.opcode(op::REDUCE);
     memoize(code);
+}
+
+// types.CodeType's 18 arguments, read from the code object's fields and
+// the public accessors rather than by 18 attribute lookups (which were
+// most of the time of pickling a small function, in wasm above all). In
+// the order of CodeType's parameters in Python 3.14: argcount,
+// posonlyargcount, kwonlyargcount, nlocals, stacksize, flags, code, consts,
+// names, varnames, filename, name, qualname, firstlineno, linetable,
+// exceptiontable, freevars, cellvars (test_functions_by_value.py compares
+// every field of the loaded code with the original's).
+void Pickler::write_code_fields(PyCodeObject* co) {
+    writer_.integer(co->co_argcount);
+    writer_.integer(co->co_posonlyargcount);
+    writer_.integer(co->co_kwonlyargcount);
+    writer_.integer(co->co_nlocals);
+    writer_.integer(co->co_stacksize);
+    writer_.integer(co->co_flags);
+    Ref bytecode = Ref::check(PyCode_GetCode(co));
+    save(bytecode.get());
+    save(co->co_consts);
+    save(co->co_names);
+    Ref varnames = Ref::check(PyCode_GetVarnames(co));
+    save(varnames.get());
+    save(co->co_filename);
+    save(co->co_name);
+    save(co->co_qualname);
+    writer_.integer(co->co_firstlineno);
+    save(co->co_linetable);
+    save(co->co_exceptiontable);
+    Ref freevars = Ref::check(PyCode_GetFreevars(co));
+    save(freevars.get());
+    Ref cellvars = Ref::check(PyCode_GetCellvars(co));
+    save(cellvars.get());
 }
 
 // Writes, once per stream and before the first code object:

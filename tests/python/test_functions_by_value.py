@@ -112,3 +112,39 @@ def test_dumps_of_loads_gives_the_same_bytes():
     first = webpickle.dumps(f)
     assert webpickle.dumps(pickle.loads(first)) == first
     assert pickle.loads(first).__module__ == "__main__"
+
+
+CODE_SHAPES = '''
+def shapes(a, b=1, /, c=2, *args, d, e=3, **kwargs):
+    cell = [a, b, c]
+    def inner(x):
+        return x + len(cell) + d
+    try:
+        return inner(e)
+    except ValueError:
+        return None
+
+async def coroutine(x):
+    return x
+
+def generator(n):
+    total = 0
+    for i in range(n):
+        total += yield i
+    return total
+'''
+
+# types.CodeType's parameters, in order (the engine reads them from the struct).
+CODE_FIELDS = ["co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals", "co_stacksize", "co_flags",
+               "co_code", "co_consts", "co_names", "co_varnames", "co_filename", "co_name", "co_qualname",
+               "co_firstlineno", "co_linetable", "co_exceptiontable", "co_freevars", "co_cellvars"]
+
+
+@pytest.mark.parametrize("name", ["shapes", "coroutine", "generator"])
+def test_every_code_field_survives(name):
+    code = define_in_main(CODE_SHAPES, name).__code__
+    nested = [c for c in code.co_consts if hasattr(c, "co_code")]
+    for original in [code, *nested]:
+        loaded = pickle.loads(webpickle.dumps(original))
+        for field in CODE_FIELDS:
+            assert getattr(loaded, field) == getattr(original, field), field
