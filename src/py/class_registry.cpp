@@ -103,6 +103,9 @@ std::unordered_map<PyObject*, KnownId>& known_ids() {
 }  // namespace
 
 Ref class_id_of(PyObject* cls) {
+    // TypeVar, ParamSpec, TypeVarTuple: no version tag; the registry's ids
+    // mapping (weak keys) remembers them instead.
+    if (!PyType_Check(cls)) return compute_class_id(cls);
     auto* type = reinterpret_cast<PyTypeObject*>(cls);
     unsigned int version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
     if (version != 0) {
@@ -142,7 +145,9 @@ Ref compute_class_id(PyObject* cls) {
         return known;
     }
     Ref digest = content_digest(cls);
-    Ref qualname = Ref::check(PyObject_GetAttr(cls, runtime().s_qualname));
+    PyObject* found = nullptr;
+    if (PyObject_GetOptionalAttr(cls, runtime().s_qualname, &found) < 0) raise_error();
+    Ref qualname = found ? Ref::steal(found) : Ref::check(PyObject_GetAttr(cls, name_of("__name__")));
     // Distinct live classes with the same content (made by one factory) take
     // the next free number; the first one gets none.
     for (long n = 0;; ++n) {

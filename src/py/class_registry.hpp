@@ -1,4 +1,5 @@
-// Class identity for classes pickled by value.
+// Class identity for classes pickled by value (and for TypeVar, ParamSpec
+// and TypeVarTuple objects pickled by value, which get ids the same way).
 //
 // A stream rebuilds a class and then registers it, with stdlib calls only,
 // in a registry module it leaves in the loading process:

@@ -138,7 +138,16 @@ bool Pickler::save_typing_variable(PyObject* obj) {
     save(factory.get());
     writer_.opcode(op::EMPTY_TUPLE);
     writer_.opcode(op::REDUCE);
-    memoize(obj);
+    if (k == "TypeAliasType") {  // no weak references: it cannot join the registry
+        memoize(obj);
+        return true;
+    }
+    // Registered like a class, so that a type variable loaded from several
+    // streams is one object (generics and their functions keep agreeing).
+    std::uint32_t index = session_.memo_add(obj);
+    writer_.memo_put(index);
+    writer_.opcode(op::POP);
+    write_class_registration(obj, index);
     return true;
 }
 

@@ -57,6 +57,28 @@ def test_typing_variables_by_value():
     assert Alias.__value__ == list[int]
 
 
+TYPEVARS_IN_FRESH_PROCESS = """
+import pickle, sys
+one = pickle.loads(bytes.fromhex(sys.argv[1]))
+two = pickle.loads(bytes.fromhex(sys.argv[2]))
+print(one[0] is two[0], one[1] is two[1], one[0] is one[1], one[2] is two[2])
+"""
+
+
+@pytest.mark.native_only(reason="loads in a fresh interpreter in a subprocess")
+def test_type_variables_keep_their_identity_across_streams():
+    import webpickle
+    from support import run_python
+
+    ns = run_in_main(TYPING_CELL)
+    # Two TypeVars named alike with the same content are still two TypeVars.
+    twin = run_in_main(TYPING_CELL)["T"]
+    values = [ns["T"], twin, ns["P"]]
+    assert roundtrip(values)[0] is ns["T"]  # in this process: the original itself
+    one, two = webpickle.dumps(values).hex(), webpickle.dumps(values).hex()
+    assert run_python(TYPEVARS_IN_FRESH_PROCESS, one, two).split() == ["True", "True", "False", "True"]
+
+
 def test_pep695_generics():
     ns = run_in_main(TYPING_CELL)
     Box, first = roundtrip([ns["Box"], ns["first"]])
