@@ -99,21 +99,23 @@ test("a 64 MB argument: one copy out of the page's memory, a transfer, one copy 
 test("the JS API, used directly from a page", { timeout: SCENARIO_MS }, async () => {
   const python = (code, input) => execFileSync("python3", ["-c", code], { input });
   const payload = [...python("import pickle, sys; sys.stdout.buffer.write(pickle.dumps((pow, (2, 10), {}), protocol=5))")];
-  const reply = await page.evaluate(async (bytes) => {
+  // A CPU loop, so the timeout always fires first (a 0 ms timeout raced a fast reply).
+  const endless = [...python("import pickle, sys; sys.stdout.buffer.write(pickle.dumps((exec, ('while True: pass',), {}), protocol=5))")];
+  const reply = await page.evaluate(async ([bytes, loop]) => {
     const { WorkerPool } = await import("/js/pool.mjs");
     const pool = await WorkerPool.start({ size: 1, indexURL: "/pyodide/" });
     try {
       const { payload: out, raised } = await pool.call(new Uint8Array(bytes));
       let timeout;
-      await pool.call(new Uint8Array(bytes), { timeout: 0 }).catch((e) => { timeout = { name: e.name, message: e.message }; });
+      await pool.call(new Uint8Array(loop), { timeout: 300 }).catch((e) => { timeout = { name: e.name, message: e.message }; });
       return { out: [...out], raised, timeout, workers: pool.workers.length };
     } finally {
       pool.terminate();
     }
-  }, payload);
+  }, [payload, endless]);
   assert.equal(reply.raised, false);
   assert.equal(python("import pickle, sys; print(pickle.loads(sys.stdin.buffer.read()))", Buffer.from(reply.out)).toString().trim(), "1024");
-  assert.equal(reply.timeout.name, "TimeoutError");
+  assert.equal(reply.timeout?.name, "TimeoutError", `the looping call was not stopped: ${JSON.stringify(reply.timeout)}`);
   assert.equal(reply.workers, 1);
 });
 
