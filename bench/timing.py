@@ -27,7 +27,9 @@ class Settings:
                 f"to stay near {self.budget_s:g} s per figure); each sample >= {self.sample_s * 1000:g} ms "
                 "of back-to-back calls timed with time.perf_counter; loops per sample from an autorange "
                 "(1, 2, 5, 10, 20, ...) that also warms up; the libraries' samples interleaved round by "
-                "round; gc collected before and disabled during timing")
+                "round; gc collected before and disabled during timing, except for loads of by-value items "
+                "(functions and classes leave cyclic garbage: with the collector off it piles up and "
+                "the figure measures fresh-memory page faults), which run with the collector on")
 
 
 # Natively; Pyodide gets fewer, longer samples (see run.py).
@@ -58,16 +60,21 @@ def _calibrate(call, sample_s):
         base *= 10
 
 
-def measure(calls, settings):
+def measure(calls, settings, keep_gc=False):
     """Time each of several calls {name: call}; per name, a dict of per-call seconds.
 
     Samples are interleaved (a round takes one sample of every call, starting
     with a different one each round), so a burst of load on a shared machine
     hits all competitors alike instead of whichever ran at that moment.
+    keep_gc leaves the garbage collector on: for loads of functions and
+    classes, which leave cyclic garbage behind; with the collector off it
+    piles up for the whole sample, and the figure then measures the page
+    faults of fresh memory more than the loads (see run.py's method line).
     """
     gc.collect()
     was_enabled = gc.isenabled()
-    gc.disable()
+    if not keep_gc:
+        gc.disable()
     try:
         plans = {}
         for name, call in calls.items():
