@@ -255,3 +255,46 @@ def test_classes_keep_their_identity_and_bytes_through_another_process():
     assert type(back[0]) is Square and back[1] == Point(1, 2) and back[2] is Color.RED
     assert back[3] is Point and back[4] is Square
     assert done.stdout == sent
+
+
+ENUM_VARIANTS = '''
+import enum
+class Color(str, enum.Enum):
+    RED = "r"
+    ROUGE = "r"
+    BLUE = "b"
+    def shout(self):
+        return self.value.upper()
+class Perm(enum.IntFlag):
+    R = 4
+    W = 2
+    X = 1
+class Planet(enum.Enum):
+    EARTH = (5.97e24, 6.37e6)
+    MARS = (6.42e23, 3.39e6)
+class Meta(enum.EnumType):
+    pass
+class Odd(enum.Enum, metaclass=Meta):
+    A = 1
+    @classmethod
+    def _missing_(cls, value):
+        return cls.A
+class Word(enum.StrEnum):
+    HELLO = enum.auto()
+'''
+
+ENUMS_IN_FRESH_PROCESS = r"""
+import pickle, sys
+c, p, planet, Odd, w = pickle.loads(bytes.fromhex(sys.argv[1]))
+C = type(c)
+print(list(C.__members__) == ["RED", "ROUGE", "BLUE"], C.ROUGE is C.RED, c.shout() == "R", isinstance(c, str),
+      int(p) == 6, type(p).R in p, planet.value == (6.42e23, 3.39e6), type(Odd).__name__ == "Meta",
+      Odd(99) is Odd.A, w == "hello")
+"""
+
+
+@pytest.mark.native_only(reason="loads in a fresh interpreter in a subprocess")
+def test_enum_variants_rebuilt_where_they_do_not_exist():
+    ns = run_in_main(ENUM_VARIANTS)
+    values = [ns["Color"].RED, ns["Perm"].R | ns["Perm"].W, ns["Planet"].MARS, ns["Odd"], ns["Word"].HELLO]
+    assert run_python(ENUMS_IN_FRESH_PROCESS, webpickle.dumps(values).hex()).split() == ["True"] * 10
