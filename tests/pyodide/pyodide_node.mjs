@@ -69,6 +69,19 @@ export async function startPyodide(wheel, { env = {}, stdout, stderr } = {}) {
   return { pyodide, loadMs: t1 - t0, wheelMs: performance.now() - t1 };
 }
 
+/**
+ * Install the test helpers into Pyodide's site-packages: the pytest shim
+ * (pytest.raises(match=...) as in tests/python) and async_runner.py, which
+ * awaits async test functions; then mount `testDir` at its own path.
+ */
+export function prepareAsyncTests(pyodide, testDir) {
+  mountHostDir(pyodide, testDir);
+  const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
+  for (const [file, source] of [["pytest.py", "pytest_shim.py"], ["async_runner.py", "async_runner.py"]]) {
+    pyodide.FS.writeFile(`${sitePackages}/${file}`, fs.readFileSync(path.join(projectRoot, "tests/pyodide", source)));
+  }
+}
+
 /** Make host folder `hostDir` visible at the same path inside Pyodide (NODEFS). */
 export function mountHostDir(pyodide, hostDir) {
   pyodide.FS.mkdirTree(hostDir);

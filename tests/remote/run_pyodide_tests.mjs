@@ -8,9 +8,8 @@
 // src/webpickle). Each test_* coroutine is awaited with a time limit; the last
 // line is "N passed, N failed"; exit status 1 on any failure.
 
-import fs from "node:fs";
 import path from "node:path";
-import { findWheel, mountHostDir, option, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
+import { findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
 import { startWebpickleServer } from "./server.mjs";
 
 const HERE = path.join(projectRoot, "tests/remote/pyodide");
@@ -31,12 +30,7 @@ async function main(argv) {
     console.log(`server: ${server.url}; wheel: ${wheel}`);
     const { pyodide, loadMs } = await startPyodide(wheel);
     console.log(`Pyodide ${pyodide.version} loaded in ${(loadMs / 1000).toFixed(2)} s`);
-    mountHostDir(pyodide, HERE);
-    const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
-    pyodide.FS.writeFile(`${sitePackages}/pytest.py`,
-      fs.readFileSync(path.join(projectRoot, "tests/pyodide/pytest_shim.py")));
-    pyodide.FS.writeFile(`${sitePackages}/async_runner.py`,
-      fs.readFileSync(path.join(projectRoot, "tests/pyodide/async_runner.py")));
+    prepareAsyncTests(pyodide, HERE);
     pyodide.globals.set("MODULES", pyodide.toPy(["pyodide_cases"]));
     for (const [name, value] of Object.entries({ HERE, SERVER_URL: server.url, KEY: server.key,
       KEYWORD: option(argv, "-k") ?? "", TIMEOUT: TEST_TIMEOUT_S })) {

@@ -12,7 +12,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { findWheel, mountHostDir, option, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
+import { findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
 
 const HERE = path.join(projectRoot, "tests/workers");
 const TEST_TIMEOUT_S = 180; // worker start-up is a few seconds on 2 busy cores; generous on purpose
@@ -27,13 +27,7 @@ async function main(argv) {
   console.log(`wheel: ${wheel}`);
   const { pyodide, loadMs } = await startPyodide(wheel);
   console.log(`Pyodide ${pyodide.version} loaded in ${(loadMs / 1000).toFixed(2)} s`);
-  mountHostDir(pyodide, HERE);
-  // The shim gives pytest.raises(match=...), as in tests/python.
-  const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
-  pyodide.FS.writeFile(`${sitePackages}/pytest.py`,
-    fs.readFileSync(path.join(projectRoot, "tests/pyodide/pytest_shim.py")));
-  pyodide.FS.writeFile(`${sitePackages}/async_runner.py`,
-    fs.readFileSync(path.join(projectRoot, "tests/pyodide/async_runner.py")));
+  prepareAsyncTests(pyodide, HERE);
   const modules = fs.readdirSync(HERE).filter((f) => /^test_.*\.py$/.test(f)).map((f) => f.slice(0, -3)).sort();
   pyodide.globals.set("HERE", HERE);
   pyodide.globals.set("MODULES", pyodide.toPy(modules));
