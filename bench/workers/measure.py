@@ -68,18 +68,24 @@ async def ready(kind, size):
     return {"seconds": seconds}
 
 
+async def _round_trips(pool, calls):
+    """Seconds of each of `calls` awaited add_one(1) calls, after a warm-up."""
+    for _ in range(200):  # warm-up: JIT, caches, the worker's first imports
+        await pool.submit(add_one, 1)
+    samples = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        await pool.submit(add_one, 1)
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
 async def small_calls(kind, calls=2000, seconds=2.0):
     """Round trips of add_one(1) awaited one after the other, then calls per second."""
     pool = make_pool(kind, 1)
     await pool.ready()
     try:
-        for _ in range(200):  # warm-up: JIT, caches, the worker's first imports
-            await pool.submit(add_one, 1)
-        samples = []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            await pool.submit(add_one, 1)
-            samples.append(time.perf_counter() - t0)
+        samples = await _round_trips(pool, calls)
         count, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             await pool.submit(add_one, 1)
@@ -177,13 +183,7 @@ async def breakdown(kind, calls=1000):
     pool = make_pool("webpickle", 1)
     await pool.ready()
     try:
-        for _ in range(200):
-            await pool.submit(add_one, 1)
-        samples = []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            await pool.submit(add_one, 1)
-            samples.append(time.perf_counter() - t0)
+        samples = await _round_trips(pool, calls)
         payload, _ = workers._dumps((add_one, (1,), {}))
         js_median = await run_js(_JS_LOOP)(pool._js, payload, calls)
         t0 = time.perf_counter()

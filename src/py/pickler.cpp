@@ -29,8 +29,7 @@ void Session::clear_memo() {
 std::uint32_t Session::memo_add(PyObject* obj) {
     if (memo_.size() >= 0xfffffff0u) raise(PyExc_OverflowError, "too many objects to memoize in one pickle");
     std::uint32_t index = memo_.add(reinterpret_cast<std::uintptr_t>(obj));
-    kept_alive_.push_back(obj);  // may throw before the INCREF: nothing to undo
-    Py_INCREF(obj);
+    hold(obj);
     return index;
 }
 
@@ -53,8 +52,7 @@ std::vector<std::pair<std::uint32_t, PyObject*>> Session::memo_entries() const {
 
 void Session::memo_prime(std::uint32_t index, PyObject* obj) {
     if (index >= 0xfffffff0u) raise(PyExc_OverflowError, "memo index too large");
-    kept_alive_.push_back(obj);
-    Py_INCREF(obj);
+    hold(obj);
     // str and bytes are looked up by content when written (content_memo.hpp).
     if ((PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj)) &&
         contents_.find(obj) == ContentMemo::kMissing)

@@ -55,8 +55,7 @@ public:
     // entry: for str and bytes, which the content memo finds.
     std::uint32_t memo_keep(PyObject* obj) {
         std::uint32_t index = memo_reserve();
-        keep_alive(obj);
-        Py_INCREF(obj);
+        hold(obj);
         return index;
     }
     // The next memo index, for a value of the stream's own (see IdentityMemo::reserve).
@@ -76,6 +75,11 @@ public:
     void set_registry_index(std::uint32_t index) { registry_index_ = index; }
     // Keeps an owned reference until the memo is cleared.
     void keep_alive(PyObject* owned) { kept_alive_.push_back(owned); }
+    // Takes a new reference to a memoized object, kept until the memo is cleared.
+    void hold(PyObject* obj) {
+        kept_alive_.push_back(obj);  // may throw before the INCREF: nothing to undo
+        Py_INCREF(obj);
+    }
 
 private:
     int protocol_;
