@@ -68,9 +68,16 @@ async def ready(kind, size):
     return {"seconds": seconds}
 
 
+WARM_UP_S = 1.0
+
+
 async def _round_trips(pool, calls):
     """Seconds of each of `calls` awaited add_one(1) calls, after a warm-up."""
-    for _ in range(200):  # warm-up: JIT, caches, the worker's first imports
+    # Warm-up, 1 s of calls: the worker's first imports, and V8's tier-up of
+    # the hot wasm functions (a new pool starts on baseline-compiled code and
+    # takes a few thousand calls to reach steady state; see bench/README.md).
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < WARM_UP_S:
         await pool.submit(add_one, 1)
     samples = []
     for _ in range(calls):

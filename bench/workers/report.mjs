@@ -77,8 +77,8 @@ export function markdown({ started, rounds, quick, machine, samples, summary }) 
     "- Everything is measured from Python on the page (`await pool.submit(...)`), with time.perf_counter " +
     "(performance.now, 5 µs steps on this cross-origin-isolated page). The same code (measure.py) measures both pools.",
     "- Pool ready: from creating the pool to every worker ready (Pyodide and webpickle, or cloudpickle, loaded).",
-    "- Round trip: `add_one(1)` awaited one after another on a pool of one worker, after 200 warm-up calls; " +
-    "calls per second: as many such calls as fit in 2 s.",
+    "- Round trip: `add_one(1)` awaited one after another on a new pool of one worker, after 1 s of warm-up calls " +
+    "(a new pool is slower for its first few thousand calls, while V8 optimizes the hot wasm functions); calls per second: as many such calls as fit in 2 s.",
     "- Speedup: 8 tasks spinning the CPU for 300 ms each, on a pool of 1 worker and one of 2; the ratio of wall times.",
     "- 64 MB argument: `pickle.PickleBuffer(bytearray(64 MiB))`; delivery is from just before submit() on the page " +
     "to the start of the function in the worker (performance.timeOrigin + now() on both sides). The first call " +

@@ -31,6 +31,7 @@ import traceback
 import webpickle
 
 from ._batch import BatchMixin, check_timeout
+from ._task_future import TaskFuture
 
 __all__ = ["RemoteTraceback", "WorkerCrashedError", "WorkerError", "WorkerPool", "WorkerStartError"]
 
@@ -301,7 +302,9 @@ class WorkerPool(BatchMixin):
         """Run fn(*args, **kwargs) in a worker; returns an asyncio future of its result.
 
         Cancelling the future drops a queued task, and stops (and replaces)
-        the worker of a running one.
+        the worker of a running one. The awaiting coroutine wakes as soon as
+        the reply arrives, without waiting for an event-loop step; to call
+        pyodide.ffi.run_sync right after, `await asyncio.sleep(0)` first.
         """
         return self._submit(fn, args, kwargs, self._timeout)
 
@@ -310,7 +313,7 @@ class WorkerPool(BatchMixin):
             raise RuntimeError("cannot submit to a WorkerPool after shutdown()")
         if self._js is None and self._started.done() and not self._started.cancelled():
             raise WorkerStartError(f"the worker pool could not be created: {self._started.exception()!r}")
-        future = _TaskFuture(loop=asyncio.get_event_loop())
+        future = TaskFuture(asyncio.get_event_loop())
         try:
             payload, buffers = _dumps((fn, args, kwargs), self._js.takeBuffer if self._js else None)
         except Exception as exc:
@@ -397,35 +400,6 @@ class WorkerPool(BatchMixin):
         if exc_type is None and pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self.shutdown()
-
-
-class _TaskFuture(asyncio.Future):
-    """A task's future: cancelling it cancels the task in the pool, and
-    finishing it reports progress, both at once.
-
-    (Done-callbacks would do the same, but asyncio runs each one as its own
-    event-loop step, in Pyodide a message to the page: one more hop before
-    the awaiting coroutine wakes, and map() could return before its last
-    progress report.)
-    """
-
-    _on_cancel = _on_finish = None
-
-    def cancel(self, msg=None):
-        cancelled = super().cancel(msg)
-        if cancelled and self._on_cancel is not None:
-            self._on_cancel()
-        return cancelled
-
-    def set_result(self, result):
-        super().set_result(result)
-        if self._on_finish is not None:
-            self._on_finish()
-
-    def set_exception(self, exception):
-        super().set_exception(exception)
-        if self._on_finish is not None:
-            self._on_finish()
 
 
 def _python_error(name, message):
