@@ -216,6 +216,7 @@ private:
     void write_function_globals(const FunctionParts& parts, std::uint32_t globals_index);
     std::uint32_t push_globals_copy(PyObject* globals);
     void write_empty_cell(PyObject* cell);
+    bool write_filled_cell(PyObject* cell);
     void write_cell_contents(PyObject* cell, const FunctionParts* parts);
 
 private:

@@ -12,9 +12,10 @@ namespace {
 // objects are only valid for the interpreter and minor version that made them.
 #define WEBPICKLE_PY_VERSION Py_STRINGIFY(PY_MAJOR_VERSION) "." Py_STRINGIFY(PY_MINOR_VERSION)
 const char kCacheTag[] = "cpython-" Py_STRINGIFY(PY_MAJOR_VERSION) Py_STRINGIFY(PY_MINOR_VERSION);
-// Raised there otherwise; {} is the loading side's cache tag ("cpython-313").
+// The key whose lookup fails there otherwise, with the loader's cache tag
+// after it: KeyError: ('this pickle needs Python 3.14, not', 'cpython-313').
 const char kVersionMismatch[] =
-    "Python " WEBPICKLE_PY_VERSION " bytecode cannot run on {}: load this pickle with Python " WEBPICKLE_PY_VERSION;
+    "this pickle needs Python " WEBPICKLE_PY_VERSION ", not";
 
 }  // namespace
 
@@ -63,71 +64,54 @@ void Pickler::write_code_fields(PyCodeObject* co) {
 }
 
 // Writes, once per stream and before the first code object:
-//   dict.get({TAG: pickle.UnpicklingError}, sys.implementation.cache_tag,
-//            codecs.strict_errors)(pickle.UnpicklingError(MESSAGE.format(cache_tag)))
-// On the interpreter that wrote the stream (same cache tag) the first call
-// returns UnpicklingError, which harmlessly builds a second error that is
-// dropped; anywhere else it returns codecs.strict_errors, which raises the
-// error. It uses no code object, so a mismatched stream stops before building
-// one. Five global lookups and about 190 bytes: the error class and the
-// loader's tag are memoized and read back rather than looked up twice.
+//   dict.__getitem__({(MESSAGE, TAG): None}, (MESSAGE, sys.implementation.cache_tag))
+// On the interpreter that wrote the stream (same cache tag) the key is there;
+// anywhere else the lookup raises KeyError((MESSAGE, loader's tag)), which
+// names both versions. It uses no code object, so a mismatched stream stops
+// before building one. Two global lookups (each costs the loader about
+// 0.45 us, most of a small function's load time) and about 150 bytes: the
+// message is memoized and read back for the second key.
 void Pickler::write_version_guard() {
     if (guard_written_) return;
     guard_written_ = true;
     // The parts between memo operations are the same bytes in every stream of
     // a protocol: built once, no memo. Memo indices depend on the stream.
-    static std::string cache[kHighestProtocol + 1][5];
-    std::string(&parts)[5] = cache[protocol()];
+    static std::string cache[kHighestProtocol + 1][3];
+    std::string(&parts)[3] = cache[protocol()];
     if (parts[0].empty()) {
-        for (int i = 0; i < 5; ++i)
+        for (int i = 0; i < 3; ++i)
             parts[i] = fixed_bytes(protocol(), [i](Pickler& p) { p.write_version_guard_part(i); });
     }
     OutputBuffer& out = writer_.buffer();
     out.append(parts[0].data(), parts[0].size());
-    std::uint32_t error_class = session_.memo_reserve();
-    writer_.memo_put(error_class);
+    std::uint32_t message = session_.memo_reserve();
+    writer_.memo_put(message);
     out.append(parts[1].data(), parts[1].size());
-    std::uint32_t loader_tag = session_.memo_reserve();
-    writer_.memo_put(loader_tag);
+    writer_.memo_get(message);
     out.append(parts[2].data(), parts[2].size());
-    writer_.memo_get(error_class);
-    out.append(parts[3].data(), parts[3].size());
-    writer_.memo_get(loader_tag);
-    out.append(parts[4].data(), parts[4].size());
 }
 
 void Pickler::write_version_guard_part(int part) {
-    auto global = [this](const char* module, const char* name) { write_global_by_name(module, name); };
     switch (part) {
-        case 0: {  // dict.get, {TAG: UnpicklingError   (then: memoize the class)
-            global("builtins", "dict.get");
+        case 0: {  // dict.__getitem__, {MESSAGE   (then: memoize the message)
+            write_global_by_name("builtins", "dict.__getitem__");
             writer_.opcode(op::EMPTY_DICT);
-            Ref tag = Ref::check(PyUnicode_FromString(kCacheTag));
-            save(tag.get());
-            global("pickle", "UnpicklingError");
-            break;
-        }
-        case 1:  // }, the loader's cache tag   (then: memoize the tag)
-            writer_.opcode(op::SETITEM);
-            global("sys", "implementation.cache_tag");
-            break;
-        case 2:  // strict_errors) -> a callable   (then: the class)
-            global("codecs", "strict_errors");
-            writer_.opcode(op::TUPLE3);
-            writer_.opcode(op::REDUCE);
-            break;
-        case 3: {  // str.format, MESSAGE   (then: the tag)
-            global("builtins", "str.format");
             Ref message = Ref::check(PyUnicode_FromString(kVersionMismatch));
             save(message.get());
             break;
         }
-        default:  // format it, build the error, pass it to the callable, drop the result
+        case 1: {  // , TAG): None}   (then: the message again)
+            Ref tag = Ref::check(PyUnicode_FromString(kCacheTag));
+            save(tag.get());
             writer_.opcode(op::TUPLE2);
-            writer_.opcode(op::REDUCE);
-            writer_.opcode(op::TUPLE1);
-            writer_.opcode(op::REDUCE);
-            writer_.opcode(op::TUPLE1);
+            writer_.opcode(op::NONE);
+            writer_.opcode(op::SETITEM);
+            break;
+        }
+        default:  // , the loader's tag) -> look the key up, drop the result
+            write_global_by_name("sys", "implementation.cache_tag");
+            writer_.opcode(op::TUPLE2);
+            writer_.opcode(op::TUPLE2);
             writer_.opcode(op::REDUCE);
             writer_.opcode(op::POP);
     }

@@ -17,6 +17,40 @@
 #include "runtime.hpp"
 
 namespace webpickle::py {
+namespace {
+
+bool is_scalar(PyObject* obj) {
+    return obj == Py_None || PyBool_Check(obj) || PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) ||
+           PyComplex_CheckExact(obj) || PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj);
+}
+
+// A value that cannot lead back to the function (or to anything else whose
+// memo entry the cell's contents might need): scalars, and the built-in
+// containers of scalars. Such a cell is written with its contents at once,
+// CellType(value), instead of empty and filled by a BUILD after the function
+// exists (which recursive functions need): about 30 bytes less per cell, and
+// one BUILD less for the loader.
+bool holds_no_references(PyObject* value) {
+    if (is_scalar(value)) return true;
+    if (PyTuple_CheckExact(value) || PyList_CheckExact(value)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(value);
+        PyObject** items = PySequence_Fast_ITEMS(value);
+        for (Py_ssize_t i = 0; i < n; ++i)
+            if (!is_scalar(items[i])) return false;
+        return true;
+    }
+    if (PyDict_CheckExact(value)) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *item;
+        while (PyDict_Next(value, &pos, &key, &item))
+            if (!is_scalar(key) || !is_scalar(item)) return false;
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 bool Pickler::save_function(PyObject* func) {
     if (!pickle_by_value(func)) {
         save_global(func, nullptr);
@@ -40,10 +74,10 @@ bool Pickler::save_function(PyObject* func) {
         writer_.opcode(op::MARK);
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(parts.closure.get()); ++i) {
             PyObject* cell = PyTuple_GET_ITEM(parts.closure.get(), i);
-            if (!memo_get_if_present(cell)) {
-                write_empty_cell(cell);
-                new_cells.push_back(cell);
-            }
+            if (memo_get_if_present(cell)) continue;
+            if (write_filled_cell(cell)) continue;
+            write_empty_cell(cell);
+            new_cells.push_back(cell);
         }
         writer_.opcode(op::TUPLE);
     } else {
@@ -93,7 +127,7 @@ void Pickler::write_function_globals(const FunctionParts& parts, std::uint32_t g
     }
     if (items.empty()) return;
     writer_.memo_get(globals_index);
-    writer_.opcode(op::MARK);
+    if (items.size() > 1) writer_.opcode(op::MARK);
     for (const auto& [name, value] : items) {
         save(name);
         try {
@@ -103,7 +137,7 @@ void Pickler::write_function_globals(const FunctionParts& parts, std::uint32_t g
             throw;
         }
     }
-    writer_.opcode(op::SETITEMS);
+    writer_.opcode(items.size() > 1 ? op::SETITEMS : op::SETITEM);
     writer_.opcode(op::POP);
 }
 
@@ -158,6 +192,20 @@ void Pickler::write_empty_cell(PyObject* cell) {
     memoize(cell);
 }
 
+// CellType(value) when the cell holds a value that holds no references (see
+// holds_no_references); false, with nothing written, otherwise.
+bool Pickler::write_filled_cell(PyObject* cell) {
+    PyObject* value = PyCell_GET(cell);
+    if (value == nullptr || !holds_no_references(value)) return false;
+    Ref owned = Ref::borrow(value);
+    save_global_as(reinterpret_cast<PyObject*>(runtime().cell_type), "types", "CellType");
+    save(owned.get());
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    memoize(cell);
+    return true;
+}
+
 // With the cell on the stack: BUILD (None, {'cell_contents': value}).
 void Pickler::write_cell_contents(PyObject* cell, const FunctionParts* parts) {
     PyObject* value = PyCell_GET(cell);
@@ -181,6 +229,7 @@ void Pickler::write_cell_contents(PyObject* cell, const FunctionParts* parts) {
 }
 
 void Pickler::save_cell(PyObject* cell) {
+    if (write_filled_cell(cell)) return;
     write_empty_cell(cell);
     write_cell_contents(cell, nullptr);
 }

@@ -27,14 +27,15 @@ class _PromptLoop:
     call_soon() runs the callback now when that is safe (see the module's
     docstring). Everything else goes to the real loop."""
 
-    __slots__ = ("_loop",)
+    __slots__ = ("_loop", "prompt")
 
     def __init__(self, loop):
         self._loop = loop
+        self.prompt = True
 
     def call_soon(self, callback, *args, context=None):
         loop = self._loop
-        if asyncio._get_running_loop() is not loop or asyncio.current_task(loop) is not None:
+        if not self.prompt or asyncio._get_running_loop() is not loop or asyncio.current_task(loop) is not None:
             return loop.call_soon(callback, *args, context=context)
         handle = asyncio.Handle(callback, args, loop, context=context)
         handle._run()  # reports a callback's exception to the loop's exception handler, as the loop would
@@ -51,7 +52,8 @@ class TaskFuture(asyncio.Future):
     _on_cancel = _on_finish = None
 
     def __init__(self, loop):
-        super().__init__(loop=_PromptLoop(loop))
+        self._prompt_loop = _PromptLoop(loop)
+        super().__init__(loop=self._prompt_loop)
         self._real_loop = loop
 
     def get_loop(self):
@@ -73,4 +75,9 @@ class TaskFuture(asyncio.Future):
     def set_exception(self, exception):
         if not self.done() and self._on_finish is not None:
             self._on_finish()
+        # Through the loop: asyncio marks an exception "not yet retrieved"
+        # after running set_exception's callbacks, so an awaiting coroutine
+        # woken at once would leave it marked, and a spurious "exception was
+        # never retrieved" would be logged when the future is collected.
+        self._prompt_loop.prompt = False
         super().set_exception(exception)

@@ -59,6 +59,38 @@ def test_recursive_closure():
     assert g(25) == 25
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_closure_variables_of_every_kind(protocol):
+    # Scalars and containers of scalars are written inside their cells; other
+    # values (an object, a container holding one) fill their cells afterwards.
+    marker = object()
+    shared = [1, 2]
+
+    def make():
+        a, b, c, d, e, empty = 7, "text", (1, 2.5, None), {"k": b"v"}, [marker], None
+        del empty
+
+        def first():
+            return a, b, c, d, e, shared
+
+        def second():
+            shared.append(len(shared) + 1)
+            return shared
+
+        def unbound():
+            return empty  # noqa: F821 (the cell is empty on purpose)
+
+        return first, second, unbound
+
+    first, second, unbound = roundtrip(make(), protocol)
+    a, b, c, d, e, shared_copy = first()
+    assert (a, b, c, d) == (7, "text", (1, 2.5, None), {"k": b"v"})
+    assert type(e[0]) is object
+    assert second() is shared_copy and shared_copy == [1, 2, 3]  # one list, as before
+    with pytest.raises(NameError):
+        unbound()
+
+
 def test_functions_of_one_module_share_their_globals():
     ns_source = "counter = [0]\ndef bump():\n    counter[0] += 1\n    return counter[0]\ndef read():\n    return counter[0]\n"
     bump = define_in_main(ns_source, "bump")

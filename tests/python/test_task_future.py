@@ -4,10 +4,16 @@ event), it wakes its awaiting coroutine at once instead of a loop hop later;
 settled from inside a task, it behaves as a plain asyncio.Future."""
 
 import asyncio
+import gc
 
 import pytest
 
 from webpickle._task_future import TaskFuture
+
+# asyncio.run() needs a loop it can run; inside Pyodide the loop is the
+# browser's (WebLoop), where tests/workers/test_pool_pyodide.py checks the
+# same behaviour with real workers.
+pytestmark = pytest.mark.native_only(reason="asyncio.run cannot run inside Pyodide's WebLoop")
 
 
 def run(coroutine):
@@ -64,8 +70,11 @@ def test_is_an_asyncio_future_of_the_running_loop():
 
 
 def test_exceptions_and_cancellation_reach_the_awaiting_coroutine():
+    reported = []
+
     async def main():
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
         failed, cancelled = TaskFuture(loop), TaskFuture(loop)
         loop.call_soon(failed.set_exception, ValueError("in the task"))
         loop.call_soon(cancelled.cancel)
@@ -73,8 +82,11 @@ def test_exceptions_and_cancellation_reach_the_awaiting_coroutine():
             await failed
         with pytest.raises(asyncio.CancelledError):
             await cancelled
+        del failed
+        gc.collect()  # an exception that was retrieved must not be logged as "never retrieved"
 
     run(main())
+    assert reported == []
 
 
 def test_a_failing_done_callback_goes_to_the_loops_exception_handler():

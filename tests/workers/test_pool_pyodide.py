@@ -59,6 +59,30 @@ async def test_results_and_arguments_travel_by_value():
     assert all(w["ready_s"] > 0 for w in pool.workers)
 
 
+async def test_the_awaiting_coroutine_wakes_inside_the_reply_event():
+    # No event-loop hop between a reply and the coroutine awaiting it: the
+    # coroutine runs on before the reply's set_result (called from the JS
+    # message event) returns.
+    from webpickle._task_future import TaskFuture
+
+    pool = await shared_pool()
+    order = []
+    set_result = TaskFuture.set_result
+
+    def recording_set_result(self, result):
+        set_result(self, result)
+        order.append("set_result returned")
+
+    TaskFuture.set_result = recording_set_result
+    try:
+        result = await pool.submit(pow, 2, 10)
+        order.append(("woke", result))
+        await asyncio.sleep(0)
+    finally:
+        TaskFuture.set_result = set_result
+    assert order == [("woke", 1024), "set_result returned"]
+
+
 async def test_exceptions_come_back_with_the_workers_traceback():
     pool = await shared_pool()
 
