@@ -210,7 +210,10 @@ private:
     void write_class_attributes(PyObject* cls, bool is_enum);
     void write_abc_registrations(PyObject* cls, std::uint32_t index);
     void write_class_registration(PyObject* cls, std::uint32_t index);
-    void push_class_registry();
+    void push_registry_setdefault();
+    void save_class_attribute(PyObject* cls, PyObject* name, PyObject* value);
+    void write_attributes_by_setattr(PyObject* cls, const std::vector<std::pair<Ref, Ref>>& items);
+    void write_registry_part(int part);
     void write_class_registry_expression();
     void write_function_state(const FunctionParts& parts);
     void write_function_globals(const FunctionParts& parts, std::uint32_t globals_index);

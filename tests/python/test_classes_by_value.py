@@ -121,6 +121,35 @@ def test_instances_of_a_class_by_value():
     assert type(items[0]) is type(items[1])
 
 
+SETSTATE_CELL = """
+class Versioned:
+    label = "v"
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, restored=True)
+
+
+class Child(Versioned):
+    limit = 3
+
+    def twice(self):
+        return 2 * self.limit
+"""
+
+
+def test_classes_that_define_or_inherit_setstate():
+    # Their attributes must not go through BUILD, which would call the
+    # class's __setstate__ instead of setting them.
+    namespace = run_in_main(SETSTATE_CELL)
+    Versioned, Child = namespace["Versioned"], namespace["Child"]
+    child = Child()
+    child.x = 1
+    back = roundtrip([Versioned, child])
+    assert back[0].label == "v"
+    assert back[1].twice() == 6 and type(back[1]).__mro__[1] is back[0]
+    assert vars(back[1]) == {"x": 1, "restored": True}
+
+
 def test_dataclass():
     Point = cell("Point")
     p = roundtrip(Point(1, 2, ["t"]))
