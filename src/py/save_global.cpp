@@ -24,8 +24,7 @@ template <typename... Args>
 }
 
 Ref split_dotted(PyObject* name) {
-    Ref dot = Ref::check(PyUnicode_FromString("."));
-    return Ref::check(PyUnicode_Split(name, dot.get(), -1));
+    return Ref::check(PyUnicode_Split(name, name_of("."), -1));
 }
 
 // getattr along a dotted path; null (error set) on failure.
@@ -40,6 +39,12 @@ PyObject* get_dotted(PyObject* root, PyObject* parts) {
 }
 
 Ref import_module(PyObject* module_name) {
+    // Loaded already (nearly always): sys.modules has it, and the import
+    // machinery's own checks cost more than the rest of writing a global.
+    PyObject* loaded = nullptr;
+    if (PyDict_GetItemRef(runtime().sys_modules, module_name, &loaded) < 0) raise_error();
+    if (loaded != nullptr && loaded != Py_None) return Ref::steal(loaded);
+    Py_XDECREF(loaded);
     Ref imported = Ref::steal(PyImport_ImportModuleLevelObject(module_name, nullptr, nullptr, nullptr, 0));
     if (!imported) return imported;
     return Ref::steal(PyObject_GetItem(runtime().sys_modules, module_name));
@@ -52,8 +57,7 @@ Ref import_module(PyObject* module_name) {
 Ref find_module_name(PyObject* obj, PyObject* name, bool raise_errors) {
     const Runtime& rt = runtime();
     Ref parts = split_dotted(name);
-    Ref locals_marker = Ref::check(PyUnicode_FromString("<locals>"));
-    int local = PySequence_Contains(parts.get(), locals_marker.get());
+    int local = PySequence_Contains(parts.get(), name_of("<locals>"));
     if (local < 0) raise_error();
     if (local) {
         if (!raise_errors) return Ref();
