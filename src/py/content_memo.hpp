@@ -7,17 +7,14 @@
 
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
-#include "../core/recycling_allocator.hpp"
+#include "../core/reusable_slots.hpp"
 
 namespace webpickle::py {
 
 class ContentMemo {
 public:
     static constexpr std::uint32_t kMissing = 0xffffffffu;
-
-    ContentMemo() { slots_.assign(64, Slot{}); }
 
     struct Key {
         std::uint64_t hash;
@@ -29,10 +26,10 @@ public:
     // obj must be an exact str or bytes; returns its memo index or kMissing.
     std::uint32_t find(PyObject* obj) const { return find(obj, key_of(obj)); }
     std::uint32_t find(PyObject* obj, const Key& key) const {
-        std::size_t mask = slots_.size() - 1;
+        std::size_t mask = slots_.mask();
         for (std::size_t i = key.hash & mask;; i = (i + 1) & mask) {
             const Slot& s = slots_[i];
-            if (s.obj == nullptr) return kMissing;
+            if (!slots_.live(s)) return kMissing;
             if (s.obj == obj) return s.index;
             if (s.hash == key.hash && s.size == key.size && s.tag == key.tag &&
                 std::memcmp(s.data, key.data, key.size) == 0)
@@ -43,8 +40,8 @@ public:
     // Records obj (not present yet) under index; obj is kept alive by the caller.
     void add(PyObject* obj, std::uint32_t index) { add(obj, index, key_of(obj)); }
     void add(PyObject* obj, std::uint32_t index, const Key& key) {
-        if ((count_ + 1) * 2 > slots_.size()) grow();
-        insert(Slot{key.hash, obj, key.data, key.size, key.tag, index});
+        if ((count_ + 1) * 2 > slots_.size()) slots_.grow([this](const Slot& s) { insert(s); });
+        insert(Slot{key.hash, obj, key.data, key.size, key.tag, index, 0});
         ++count_;
     }
 
@@ -73,12 +70,11 @@ public:
     // Calls f(obj, index) for every object stored.
     template <typename F>
     void for_each(F&& f) const {
-        for (const Slot& s : slots_)
-            if (s.obj != nullptr) f(s.obj, s.index);
+        slots_.for_each_live([&](const Slot& s) { f(s.obj, s.index); });
     }
 
     void clear() {
-        slots_.assign(64, Slot{});
+        slots_.clear();
         count_ = 0;
     }
 
@@ -92,6 +88,7 @@ private:
         std::size_t size = 0;
         std::uint32_t tag = 0;
         std::uint32_t index = 0;
+        std::uint32_t generation = 0;  // see ReusableSlots
     };
     static std::uint64_t sampled_hash(const std::uint8_t* data, std::size_t size, std::uint64_t tag) {
         std::uint64_t h = 0xcbf29ce484222325ull ^ (tag * 0x100000001b3ull) ^ (size * 0x9E3779B97F4A7C15ull);
@@ -107,21 +104,9 @@ private:
         return h ^ (h >> 29);
     }
 
-    void insert(const Slot& slot) {
-        std::size_t mask = slots_.size() - 1;
-        std::size_t i = slot.hash & mask;
-        while (slots_[i].obj != nullptr) i = (i + 1) & mask;
-        slots_[i] = slot;
-    }
+    void insert(const Slot& slot) { slots_.place(slot.hash & slots_.mask(), slot); }
 
-    void grow() {
-        std::vector<Slot, RecyclingAllocator<Slot>> old(slots_.size() * 2);
-        old.swap(slots_);
-        for (const Slot& s : old)
-            if (s.obj != nullptr) insert(s);
-    }
-
-    std::vector<Slot, RecyclingAllocator<Slot>> slots_;
+    ReusableSlots<Slot> slots_;
     std::size_t count_ = 0;
 };
 
