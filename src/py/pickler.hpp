@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../core/identity_memo.hpp"
+#include "../core/small_pointer_map.hpp"
 #include "../core/stream_writer.hpp"
 #include "content_memo.hpp"
 #include "pybytes_buffer.hpp"
@@ -69,7 +70,7 @@ public:
     // Namespaces of classes and modules written by value (a class's
     // tp_dict, a module's __dict__) -> their owner: such a dict is written
     // as vars(owner) (a class body's __classdict__, a module's globals).
-    std::unordered_map<PyObject*, PyObject*>& namespaces() { return namespaces_; }
+    SmallPointerMap<PyObject*, PyObject*>& namespaces() { return namespaces_; }
     // Memo index of the class registry in the loading process, once written.
     std::uint32_t registry_index() const { return registry_index_; }
     void set_registry_index(std::uint32_t index) { registry_index_ = index; }
@@ -89,7 +90,7 @@ private:
     std::vector<PyObject*, RecyclingAllocator<PyObject*>> kept_alive_;  // every memoized object, owned
     std::unordered_map<PyObject*, GlobalsCopy> globals_copies_;
     std::uint32_t registry_index_ = IdentityMemo::kMissing;
-    std::unordered_map<PyObject*, PyObject*> namespaces_;  // kept alive through the memo
+    SmallPointerMap<PyObject*, PyObject*> namespaces_;  // kept alive through the memo
 };
 
 // The stdlib's whichmodule(): the name of the module from which obj can be

@@ -61,13 +61,26 @@ bool decide(PyTypeObject* type) {
 
 bool is_plain_instance_type(PyTypeObject* type) {
     unsigned int version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
+    // The last type asked about first: instances mostly come in runs of one
+    // class, and a hash-map lookup per instance showed in wasm profiles.
+    static PyTypeObject* last_type = nullptr;
+    static Verdict last{0, false};
+    if (version != 0 && type == last_type && last.version == version) return last.plain;
     auto& cache = verdicts();
     if (version != 0) {
         auto found = cache.find(type);
-        if (found != cache.end() && found->second.version == version) return found->second.plain;
+        if (found != cache.end() && found->second.version == version) {
+            last_type = type;
+            last = found->second;
+            return last.plain;
+        }
     }
     bool plain = decide(type);
-    if (version != 0) cache[type] = Verdict{version, plain};
+    if (version != 0) {
+        cache[type] = Verdict{version, plain};
+        last_type = type;
+        last = Verdict{version, plain};
+    }
     return plain;
 }
 

@@ -81,11 +81,10 @@ void Pickler::save_list(PyObject* obj) {
 
 void Pickler::save_dict(PyObject* obj) {
     if (!session_.namespaces().empty()) {
-        auto found = session_.namespaces().find(obj);
-        if (found != session_.namespaces().end()) {
+        if (PyObject* const* owner = session_.namespaces().find(obj)) {
             // A class's own namespace: vars(cls) on the loading side.
             save_global_as(stdlib_attr("builtins", "vars"), "builtins", "vars");
-            writer_.memo_get(session_.memo_find(found->second));
+            writer_.memo_get(session_.memo_find(*owner));
             writer_.opcode(op::TUPLE1);
             writer_.opcode(op::REDUCE);
             return;

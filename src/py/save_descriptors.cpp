@@ -67,8 +67,7 @@ bool Pickler::save_descriptor(PyObject* obj) {
         if (PyObject* mapping = proxied_mapping(obj)) {
             // vars(cls) of a class written by value (a __classdict__ cell
             // after a round trip): vars(cls) again, not a detached copy.
-            auto found = session_.namespaces().find(mapping);
-            if (found != session_.namespaces().end()) {
+            if (session_.namespaces().find(mapping) != nullptr) {
                 save(mapping);
                 return true;
             }

@@ -148,8 +148,7 @@ std::uint32_t Pickler::push_globals_copy(PyObject* globals) {
         writer_.memo_get(found->second.memo_index);
         return found->second.memo_index;
     }
-    auto module = session_.namespaces().find(globals);
-    if (module != session_.namespaces().end()) {
+    if (session_.namespaces().find(globals) != nullptr) {
         // The globals of a module written by value are that module's dict.
         save_dict(globals);  // writes vars(module)
         Ref placeholder = Ref::check(PyDict_New());
