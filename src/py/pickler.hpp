@@ -193,6 +193,9 @@ public:
     void save_module(PyObject* module);  // save_module.cpp
     void save_module_by_value(PyObject* module);
     void install_imported_modules(PyObject* code);
+    // Three byte sequences per protocol around one memoized value (see save_code.cpp).
+    using FixedParts = std::string[kHighestProtocol + 1][3];
+    void write_fixed_parts(FixedParts& cache, void (Pickler::*write_part)(int));
     void write_version_guard();
     void write_version_guard_part(int part);
     void save_interned_name(const char* text);

@@ -303,19 +303,8 @@ void Pickler::push_registry_setdefault() {
         writer_.memo_get(session_.registry_index());
         return;
     }
-    static std::string cache[kHighestProtocol + 1][3];
-    std::string(&parts)[3] = cache[protocol()];
-    if (parts[0].empty()) {
-        for (int i = 0; i < 3; ++i)
-            parts[i] = fixed_bytes(protocol(), [i](Pickler& p) { p.write_registry_part(i); });
-    }
-    OutputBuffer& out = writer_.buffer();
-    out.append(parts[0].data(), parts[0].size());
-    std::uint32_t name = session_.memo_reserve();
-    writer_.memo_put(name);
-    out.append(parts[1].data(), parts[1].size());
-    writer_.memo_get(name);
-    out.append(parts[2].data(), parts[2].size());
+    static FixedParts parts;
+    write_fixed_parts(parts, &Pickler::write_registry_part);
     std::uint32_t index = session_.memo_reserve();
     writer_.memo_put(index);
     session_.set_registry_index(index);

@@ -74,20 +74,26 @@ void Pickler::write_code_fields(PyCodeObject* co) {
 void Pickler::write_version_guard() {
     if (guard_written_) return;
     guard_written_ = true;
-    // The parts between memo operations are the same bytes in every stream of
-    // a protocol: built once, no memo. Memo indices depend on the stream.
-    static std::string cache[kHighestProtocol + 1][3];
+    static FixedParts parts;
+    write_fixed_parts(parts, &Pickler::write_version_guard_part);
+}
+
+// The parts between memo operations are the same bytes in every stream of a
+// protocol: built once (without the memo) and copied. The value of the
+// stream's own that part 0 leaves is memoized under a fresh index and read
+// back after part 1: memo indices depend on the stream.
+void Pickler::write_fixed_parts(FixedParts& cache, void (Pickler::*write_part)(int)) {
     std::string(&parts)[3] = cache[protocol()];
     if (parts[0].empty()) {
         for (int i = 0; i < 3; ++i)
-            parts[i] = fixed_bytes(protocol(), [i](Pickler& p) { p.write_version_guard_part(i); });
+            parts[i] = fixed_bytes(protocol(), [i, write_part](Pickler& p) { (p.*write_part)(i); });
     }
     OutputBuffer& out = writer_.buffer();
     out.append(parts[0].data(), parts[0].size());
-    std::uint32_t message = session_.memo_reserve();
-    writer_.memo_put(message);
+    std::uint32_t value = session_.memo_reserve();
+    writer_.memo_put(value);
     out.append(parts[1].data(), parts[1].size());
-    writer_.memo_get(message);
+    writer_.memo_get(value);
     out.append(parts[2].data(), parts[2].size());
 }
 
