@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "../core/bytecode_scan.hpp"
+#include "code_scan_cache.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -77,20 +77,16 @@ Ref FunctionParts::changed_attributes() const {
 }
 
 void collect_global_names(PyObject* code, std::vector<PyObject*>& names) {
-    Ref co_code = Ref::check(PyCode_GetCode(reinterpret_cast<PyCodeObject*>(code)));
-    Ref co_names = Ref::check(PyObject_GetAttr(code, name_of("co_names")));
-    auto indices = scan_global_names(reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(co_code.get())),
-                                     static_cast<std::size_t>(PyBytes_GET_SIZE(co_code.get())),
-                                     runtime().global_opcodes);
-    for (std::uint32_t index : indices) {
-        if (index >= static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names.get()))) continue;
-        // co_names is kept alive by the code object, which outlives the walk.
-        PyObject* name = PyTuple_GET_ITEM(co_names.get(), index);
+    // co_names and co_consts are kept alive by the code object, which outlives the walk.
+    PyObject* co_names = reinterpret_cast<PyCodeObject*>(code)->co_names;
+    for (std::uint32_t index : global_name_indices(code)) {
+        if (index >= static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names))) continue;
+        PyObject* name = PyTuple_GET_ITEM(co_names, index);
         if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
-    Ref consts = Ref::check(PyObject_GetAttr(code, name_of("co_consts")));
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts.get()); ++i) {
-        PyObject* item = PyTuple_GET_ITEM(consts.get(), i);
+    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i) {
+        PyObject* item = PyTuple_GET_ITEM(consts, i);
         if (PyCode_Check(item)) collect_global_names(item, names);
     }
 }

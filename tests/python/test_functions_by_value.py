@@ -91,6 +91,19 @@ def test_closure_variables_of_every_kind(protocol):
         unbound()
 
 
+def test_functions_sharing_one_code_object_carry_their_own_globals():
+    # The scan of a code object for global names is kept with the code
+    # object; the values always come from each function's own globals.
+    import types
+
+    f = define_in_main("RATE = 2\ndef f(x):\n    return x * RATE\n", "f")
+    twin = types.FunctionType(f.__code__, {"__name__": "__main__", "RATE": 10}, "f")
+    assert roundtrip(f)(3) == 6
+    assert roundtrip(twin)(3) == 30
+    f.__globals__["RATE"] = 5
+    assert roundtrip(f)(3) == 15  # pickled again: the new value
+
+
 def test_functions_of_one_module_share_their_globals():
     ns_source = "counter = [0]\ndef bump():\n    counter[0] += 1\n    return counter[0]\ndef read():\n    return counter[0]\n"
     bump = define_in_main(ns_source, "bump")
