@@ -118,7 +118,15 @@ bool Pickler::save_plain_instance(PyObject* obj) {
         memoize_built(obj);
         if (PyDict_GET_SIZE(state.get()) > 0) {
             try {
-                save(state.get());
+                // Held only by the instance and by `state`, the dict cannot be
+                // in the memo (which holds a reference to everything in it):
+                // skip the lookup, a likely cache miss in a large memo.
+                if (Py_REFCNT(state.get()) == 2 && PyDict_CheckExact(state.get()) && overrides_.persistent_id == nullptr) {
+                    writer_.commit_point();
+                    save_dict(state.get());
+                } else {
+                    save(state.get());
+                }
             } catch (PythonError&) {
                 note_current_error("when serializing %T state", obj);
                 throw;

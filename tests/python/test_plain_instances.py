@@ -49,3 +49,17 @@ def test_an_instance_attribute_named_like_a_hook_is_left_to_the_stdlib_path():
     reading.__reduce_ex__ = lambda protocol: (Reading, ("hooked", 2))
     loaded = pickle.loads(webpickle.dumps(reading))
     assert (loaded.sensor, loaded.value) == ("hooked", 2)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_an_instance_dict_reached_twice_is_one_dict(protocol):
+    # The instance's __dict__ skips the memo lookup only when nothing else
+    # holds it; reached twice, it is written once and fetched from the memo
+    # the second time, as the stdlib does.
+    a, b = Reading("s1", 1.5), Reading("s2", 2.5)
+    for obj in ([a, vars(a), b], [vars(a), a, b]):
+        stream = webpickle.dumps(obj, protocol=protocol)
+        assert stream == pickle.dumps(obj, protocol=protocol)
+        back = pickle.loads(stream)
+        assert [vars(x) if isinstance(x, Reading) else x for x in back] == \
+            [vars(x) if isinstance(x, Reading) else x for x in obj]
