@@ -188,6 +188,10 @@ public:
     // By value, in save_function.cpp and save_code.cpp.
     bool save_function(PyObject* func);
     void save_code(PyObject* code);
+    // Closures of stdlib factories, rebuilt by calling the factory (save_stdlib_closure.cpp).
+    bool save_stdlib_closure(const FunctionParts& parts);
+    bool save_dataclass_annotate(const FunctionParts& parts);
+    bool save_recursive_repr_wrapper(const FunctionParts& parts);
     void write_code_fields(PyCodeObject* co);
     void save_cell(PyObject* cell);
     void save_module(PyObject* module);  // save_module.cpp

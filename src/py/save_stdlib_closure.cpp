@@ -1,0 +1,217 @@
+// Closures that a stdlib factory made, rebuilt on the loading side by calling
+// the factory again instead of carrying the stdlib's own bytecode by value.
+//
+// A dataclass carries two of them: the __annotate__ of its generated
+// __init__ (dataclasses._make_annotate_function) and the wrapper around its
+// generated __repr__ (reprlib.recursive_repr, which user code applies too).
+// Written by value they were a fifth of a notebook cell's stream (about
+// 2 kB of dataclasses' and reprlib's code, names and globals); as a factory
+// call they are a few memo references, load faster (no code object to
+// build), and run the loading side's own stdlib code.
+//
+// A function qualifies only when it is exactly what the factory returns:
+// its code object is the factory's own nested code (identity, not
+// equality), its globals are the factory's module, and every attribute and
+// closure cell is what the factory would set from its arguments. Anything
+// changed afterwards (an attribute set, a cell rebound) sends it by value as
+// before, so nothing is lost either way.
+#include <initializer_list>
+
+#include "function_parts.hpp"
+#include "pickler.hpp"
+#include "runtime.hpp"
+
+namespace webpickle::py {
+namespace {
+
+// sys.modules[name], or null when it is not imported: a function whose code
+// came from a stdlib module implies the module is loaded, so nothing is
+// imported here on behalf of unrelated functions.
+PyObject* loaded_module(const char* name) {
+    PyObject* module = nullptr;
+    if (PyDict_GetItemStringRef(runtime().sys_modules, name, &module) < 0) raise_error();
+    if (module == nullptr) return nullptr;
+    Py_DECREF(module);  // sys.modules keeps it alive
+    return module;
+}
+
+// The code constant named `name` in code's co_consts, or null.
+PyObject* nested_code(PyObject* code, PyObject* name) {
+    if (code == nullptr || !PyCode_Check(code)) return nullptr;
+    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i) {
+        PyObject* item = PyTuple_GET_ITEM(consts, i);
+        if (PyCode_Check(item) && reinterpret_cast<PyCodeObject*>(item)->co_name == name) return item;
+    }
+    return nullptr;
+}
+
+// module.factory.__code__, then down through the nested code objects named
+// in `path`: the code object of the closures the factory makes. Borrowed
+// from the module's function, which the module keeps alive.
+PyObject* factory_code(PyObject* module, const char* factory, std::initializer_list<const char*> path) {
+    PyObject* function = nullptr;
+    if (PyObject_GetOptionalAttr(module, name_of(factory), &function) < 0) raise_error();
+    if (function == nullptr) return nullptr;
+    Ref owned = Ref::steal(function);
+    if (!PyFunction_Check(function)) return nullptr;
+    PyObject* code = PyFunction_GetCode(function);
+    for (const char* name : path) code = nested_code(code, name_of(name));
+    return code;
+}
+
+bool globals_are_module(PyObject* func, PyObject* module) {
+    return PyFunction_GetGlobals(func) == PyModule_GetDict(module);
+}
+
+// The contents of the closure cell of free variable `name`; null when the
+// function has no such cell or the cell is empty.
+PyObject* cell_contents(PyObject* func, const char* name) {
+    PyObject* closure = PyFunction_GetClosure(func);
+    if (closure == nullptr) return nullptr;
+    auto* code = reinterpret_cast<PyCodeObject*>(PyFunction_GetCode(func));
+    Ref freevars = Ref::check(PyCode_GetFreevars(code));
+    PyObject* wanted = name_of(name);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(freevars.get()) && i < PyTuple_GET_SIZE(closure); ++i) {
+        if (PyTuple_GET_ITEM(freevars.get(), i) == wanted) return PyCell_GET(PyTuple_GET_ITEM(closure, i));
+    }
+    return nullptr;
+}
+
+bool equal(PyObject* a, PyObject* b) {
+    if (a == b) return true;
+    if (a == nullptr || b == nullptr) return false;
+    int same = PyObject_RichCompareBool(a, b, Py_EQ);
+    if (same < 0) raise_error();
+    return same != 0;
+}
+
+// No defaults, keyword defaults or type parameters: what a plain `def` of
+// the factory gives before it sets anything.
+bool has_no_extras(const FunctionParts& parts) {
+    return !parts.defaults && !parts.kwdefaults && !parts.type_params;
+}
+
+// func.__dict__ is exactly {key: value} (value compared by identity).
+bool dict_is_only(const FunctionParts& parts, const char* key, PyObject* value) {
+    if (!parts.dict || !PyDict_CheckExact(parts.dict.get()) || PyDict_GET_SIZE(parts.dict.get()) != 1) return false;
+    PyObject* found = nullptr;
+    if (PyDict_GetItemRef(parts.dict.get(), name_of(key), &found) < 0) raise_error();
+    Ref owned = Ref::steal(found);
+    return found == value;
+}
+
+// The method name M in a qualname "<cls.__qualname__>.M.__annotate__", or null.
+Ref annotate_method_name(PyObject* qualname, PyObject* cls) {
+    if (!PyUnicode_Check(qualname) || !PyType_Check(cls)) return Ref();
+    Ref prefix = Ref::check(PyUnicode_FromFormat("%U.", reinterpret_cast<PyHeapTypeObject*>(cls)->ht_qualname));
+    PyObject* suffix = name_of(".__annotate__");
+    Py_ssize_t length = PyUnicode_GET_LENGTH(qualname);
+    Py_ssize_t start = PyUnicode_GET_LENGTH(prefix.get());
+    Py_ssize_t end = length - PyUnicode_GET_LENGTH(suffix);
+    if (end <= start) return Ref();
+    Py_ssize_t head = PyUnicode_Tailmatch(qualname, prefix.get(), 0, length, -1);
+    Py_ssize_t tail = PyUnicode_Tailmatch(qualname, suffix, 0, length, 1);
+    if (head < 0 || tail < 0) raise_error();
+    if (!head || !tail) return Ref();
+    return Ref::check(PyUnicode_Substring(qualname, start, end));
+}
+
+}  // namespace
+
+// dataclasses._make_annotate_function(cls, method_name, annotation_fields, return_type)
+bool Pickler::save_dataclass_annotate(const FunctionParts& parts) {
+    PyObject* module = loaded_module("dataclasses");
+    if (module == nullptr || !globals_are_module(parts.func.get(), module)) return false;
+    static PyObject* expected = nullptr;  // a code object of the module's function, kept with it
+    if (expected == nullptr) {
+        expected = factory_code(module, "_make_annotate_function", {"__annotate__"});
+        if (expected == nullptr) return false;
+        Py_INCREF(expected);
+    }
+    if (parts.code.get() != expected || !has_no_extras(parts) || parts.doc || parts.annotate) return false;
+    if (!dict_is_only(parts, "__generated_by_dataclasses__", Py_True)) return false;
+    PyObject* cls = cell_contents(parts.func.get(), "__class__");
+    PyObject* fields = cell_contents(parts.func.get(), "annotation_fields");
+    PyObject* return_type = cell_contents(parts.func.get(), "return_type");
+    if (cls == nullptr || fields == nullptr || return_type == nullptr) return false;
+    Ref method = annotate_method_name(parts.qualname.get(), cls);
+    if (!method || !equal(parts.name.get(), name_of("__annotate__")) ||
+        !equal(parts.module.get(), name_of("dataclasses")))
+        return false;
+    Ref cls_ref = Ref::borrow(cls), fields_ref = Ref::borrow(fields), return_ref = Ref::borrow(return_type);
+    write_version_guard();  // the factory is 3.14's
+    save_global_as(stdlib_attr("dataclasses", "_make_annotate_function"), "dataclasses", "_make_annotate_function");
+    writer_.opcode(op::MARK);
+    save(cls_ref.get());
+    save(method.get());
+    save(fields_ref.get());
+    save(return_ref.get());
+    writer_.opcode(op::TUPLE);
+    writer_.opcode(op::REDUCE);
+    memoize_built(parts.func.get());
+    return true;
+}
+
+// reprlib.recursive_repr(fillvalue)(user_function)
+bool Pickler::save_recursive_repr_wrapper(const FunctionParts& parts) {
+    PyObject* module = loaded_module("reprlib");
+    if (module == nullptr || !globals_are_module(parts.func.get(), module)) return false;
+    static PyObject* expected = nullptr;
+    if (expected == nullptr) {
+        expected = factory_code(module, "recursive_repr", {"decorating_function", "wrapper"});
+        if (expected == nullptr) return false;
+        Py_INCREF(expected);
+    }
+    if (parts.code.get() != expected || !has_no_extras(parts)) return false;
+    PyObject* fillvalue = cell_contents(parts.func.get(), "fillvalue");
+    PyObject* running = cell_contents(parts.func.get(), "repr_running");
+    PyObject* user_function = cell_contents(parts.func.get(), "user_function");
+    // A non-empty repr_running means a repr is running right now: a rebuilt
+    // wrapper would forget it, so such a wrapper travels by value.
+    if (fillvalue == nullptr || running == nullptr || user_function == nullptr || !PySet_CheckExact(running) ||
+        PySet_GET_SIZE(running) != 0)
+        return false;
+    Ref user = Ref::borrow(user_function);
+    if (!dict_is_only(parts, "__wrapped__", user_function)) return false;
+    // decorating_function copies these from user_function; whatever was set
+    // on the wrapper afterwards (dataclasses sets __qualname__) is set again
+    // after the call.
+    Ref changed = Ref::check(PyDict_New());
+    for (const char* name : {"__module__", "__doc__", "__name__", "__qualname__", "__annotate__"}) {
+        PyObject* theirs = nullptr;
+        if (PyObject_GetOptionalAttr(user_function, name_of(name), &theirs) < 0) raise_error();
+        Ref owned = Ref::steal(theirs);
+        Ref ours = Ref::check(PyObject_GetAttr(parts.func.get(), name_of(name)));
+        if (!equal(theirs ? theirs : Py_None, ours.get()) && PyDict_SetItem(changed.get(), name_of(name), ours.get()) < 0)
+            raise_error();
+    }
+    Ref fill = Ref::borrow(fillvalue);
+    save_global_as(stdlib_attr("reprlib", "recursive_repr"), "reprlib", "recursive_repr");
+    save(fill.get());
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    save(user.get());
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    memoize_built(parts.func.get());
+    if (PyDict_GET_SIZE(changed.get()) > 0) {
+        // BUILD (None, {attribute: value}): setattr on the wrapper.
+        writer_.none();
+        save(changed.get());
+        writer_.opcode(op::TUPLE2);
+        writer_.opcode(op::BUILD);
+    }
+    return true;
+}
+
+bool Pickler::save_stdlib_closure(const FunctionParts& parts) {
+    // A pointer comparison first: co_name is interned, and most functions
+    // are named neither way.
+    PyObject* name = reinterpret_cast<PyCodeObject*>(parts.code.get())->co_name;
+    if (name == name_of("__annotate__")) return save_dataclass_annotate(parts);
+    if (name == name_of("wrapper")) return save_recursive_repr_wrapper(parts);
+    return false;
+}
+
+}  // namespace webpickle::py
