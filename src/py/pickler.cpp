@@ -17,6 +17,7 @@ Session::~Session() {
 void Session::clear_memo() {
     memo_.clear();
     contents_.clear();
+    instance_shapes_.clear();
     globals_copies_.clear();
     registry_index_ = IdentityMemo::kMissing;
     namespaces_.clear();

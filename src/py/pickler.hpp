@@ -15,6 +15,7 @@
 #include "../core/small_pointer_map.hpp"
 #include "../core/stream_writer.hpp"
 #include "content_memo.hpp"
+#include "instance_shapes.hpp"
 #include "pybytes_buffer.hpp"
 #include "pyref.hpp"
 #include "runtime.hpp"
@@ -66,6 +67,7 @@ public:
     std::vector<std::pair<std::uint32_t, PyObject*>> memo_entries() const;
     void memo_prime(std::uint32_t index, PyObject* obj);
     ContentMemo& contents() { return contents_; }
+    InstanceShapes& instance_shapes() { return instance_shapes_; }
     std::unordered_map<PyObject*, GlobalsCopy>& globals_copies() { return globals_copies_; }
     // Namespaces of classes and modules written by value (a class's
     // tp_dict, a module's __dict__) -> their owner: such a dict is written
@@ -87,6 +89,7 @@ private:
     PyObject* buffer_callback_;  // owned, may be null
     IdentityMemo memo_;
     ContentMemo contents_;
+    InstanceShapes instance_shapes_;  // their memo indices are this memo's
     std::vector<PyObject*, RecyclingAllocator<PyObject*>> kept_alive_;  // every memoized object, owned
     std::unordered_map<PyObject*, GlobalsCopy> globals_copies_;
     std::uint32_t registry_index_ = IdentityMemo::kMissing;
@@ -207,6 +210,7 @@ public:
     bool save_descriptor(PyObject* obj);  // save_descriptors.cpp
     bool save_identity_singleton(PyObject* obj);
     bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
+    void write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values);
     bool save_special(PyObject* obj);         // save_special.cpp
     bool save_dict_view(PyObject* obj);
     bool save_typing_variable(PyObject* obj);

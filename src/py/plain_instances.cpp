@@ -8,7 +8,10 @@
 // its bases is modified (a __reduce__ added later is noticed).
 #include <unordered_map>
 
+#include <initializer_list>
+
 #include "pickler.hpp"
+#include "recursion_guard.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -84,6 +87,31 @@ bool is_plain_instance_type(PyTypeObject* type) {
     return plain;
 }
 
+namespace {
+
+// An instance attribute named like a reduce hook would be found first by
+// the stdlib's getattr(obj, "__reduce_ex__"): such objects are left to it.
+bool has_reduce_hook(PyObject* state) {
+    if (PyDict_GET_SIZE(state) == 0) return false;
+    for (PyObject* key : {runtime().s_reduce_ex, runtime().s_reduce}) {
+        int has = PyDict_Contains(state, key);
+        if (has < 0) raise_error();
+        if (has) return true;
+    }
+    return false;
+}
+
+// The new references InstanceShapes::match took, released on every way out.
+struct OwnedValues {
+    PyObject* items[InstanceShapes::kMaxKeys];
+    Py_ssize_t count = 0;
+    ~OwnedValues() {
+        for (Py_ssize_t i = 0; i < count; ++i) Py_DECREF(items[i]);
+    }
+};
+
+}  // namespace
+
 bool Pickler::save_plain_instance(PyObject* obj) {
     PyTypeObject* type = Py_TYPE(obj);
     if (!is_plain_instance_type(type)) return false;
@@ -96,36 +124,47 @@ bool Pickler::save_plain_instance(PyObject* obj) {
     } else {
         state = Ref::borrow(dict);
     }
-    // An instance attribute named like a reduce hook would be found first by
-    // the stdlib's getattr(obj, "__reduce_ex__"): leave such objects to it.
-    if (PyDict_GET_SIZE(state.get()) > 0) {
-        for (const char* key : {"__reduce_ex__", "__reduce__"}) {
-            int has = PyDict_Contains(state.get(), name_of(key));
-            if (has < 0) raise_error();
-            if (has) return false;
-        }
-    }
+    // Held only by the instance and by `state`, the dict cannot be in the
+    // memo (which holds a reference to everything in it): it is written
+    // without a memo lookup, a likely cache miss in a large memo, and its
+    // keys may be checked against the last dict of this class.
+    bool private_dict = Py_REFCNT(state.get()) == 2 && PyDict_CheckExact(state.get()) &&
+                        overrides_.persistent_id == nullptr && !unmemoized_ && PyDict_GET_SIZE(state.get()) > 0;
+    InstanceShapes& shapes = session_.instance_shapes();
+    OwnedValues values;
+    const InstanceShapes::Shape* shape = private_dict ? shapes.match(type, state.get(), values.items) : nullptr;
+    if (shape != nullptr) values.count = shape->size;
+    else if (has_reduce_hook(state.get())) return false;
     try {
-        try {
-            save(reinterpret_cast<PyObject*>(type));
-        } catch (PythonError&) {
-            note_current_error("when serializing %T class", obj);
-            throw;
+        // The class: a memo GET for every instance but the first. Then
+        // nothing can have memoized obj meanwhile, so its memo entry needs
+        // no lookup; a class written here might have (a class attribute
+        // holding an instance).
+        writer_.commit_point();
+        bool class_known = overrides_.persistent_id == nullptr && memo_get_if_present(reinterpret_cast<PyObject*>(type));
+        if (!class_known) {
+            try {
+                save_object(reinterpret_cast<PyObject*>(type));
+            } catch (PythonError&) {
+                note_current_error("when serializing %T class", obj);
+                throw;
+            }
         }
         writer_.commit_point();  // the stdlib saves the () below as an object: a frame may end here
         writer_.opcode(op::EMPTY_TUPLE);
         writer_.opcode(op::NEWOBJ);
-        memoize_built(obj);
+        if (class_known) memoize(obj);
+        else memoize_built(obj);
         if (PyDict_GET_SIZE(state.get()) > 0) {
             try {
-                // Held only by the instance and by `state`, the dict cannot be
-                // in the memo (which holds a reference to everything in it):
-                // skip the lookup, a likely cache miss in a large memo.
-                if (Py_REFCNT(state.get()) == 2 && PyDict_CheckExact(state.get()) && overrides_.persistent_id == nullptr) {
-                    writer_.commit_point();
+                writer_.commit_point();
+                if (shape != nullptr) {
+                    write_shaped_dict(state.get(), *shape, values.items);
+                } else if (private_dict) {
                     save_dict(state.get());
+                    shapes.record(type, state.get(), session_.contents());
                 } else {
-                    save(state.get());
+                    save_object(state.get());
                 }
             } catch (PythonError&) {
                 note_current_error("when serializing %T state", obj);
@@ -138,6 +177,28 @@ bool Pickler::save_plain_instance(PyObject* obj) {
         throw;
     }
     return true;
+}
+
+// What save_dict writes for a dict whose keys are shape's: the keys are
+// memo GETs known in advance, the values (owned by the caller) are saved.
+void Pickler::write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values) {
+    writer_.opcode(op::EMPTY_DICT);
+    memoize(dict);
+    RecursionGuard guard;
+    const Py_ssize_t size = shape.size;
+    if (size > 1) writer_.opcode(op::MARK);
+    for (Py_ssize_t i = 0; i < size; ++i) {
+        writer_.commit_point();
+        writer_.memo_get(shape.indices[i]);
+        try {
+            save(values[i]);
+        } catch (PythonError&) {
+            note_current_error("when serializing %T item %R", dict, shape.keys[i]);
+            throw;
+        }
+        if (PyDict_GET_SIZE(dict) != size) raise(PyExc_RuntimeError, "dictionary changed size during iteration");
+    }
+    writer_.opcode(size > 1 ? op::SETITEMS : op::SETITEM);
 }
 
 }  // namespace webpickle::py

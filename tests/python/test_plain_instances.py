@@ -63,3 +63,89 @@ def test_an_instance_dict_reached_twice_is_one_dict(protocol):
         back = pickle.loads(stream)
         assert [vars(x) if isinstance(x, Reading) else x for x in back] == \
             [vars(x) if isinstance(x, Reading) else x for x in obj]
+
+
+# Classes with different attribute sets, to interleave more of them than
+# the pickler remembers key sequences for (four).
+# Equal strings are one object here: webpickle memoizes str by content, the
+# stdlib by identity, so distinct equal strings would differ by design.
+LABELS = [f"label{i}" for i in range(5)]
+
+
+class Wide:
+    def __init__(self, i):
+        self.a, self.b, self.c = i, LABELS[i % 3], [i]
+
+
+def interleaved(count):
+    kinds = [lambda i: Reading(LABELS[i % 5], i), Later, Wide, lambda i: Reading(i, str(i)), Empty_with, Sixth]
+    return [kinds[i % len(kinds)](i) for i in range(count)]
+
+
+class Empty_with(Empty):
+    def __init__(self, i):
+        if i % 2:
+            self.odd = i
+
+
+class Sixth:
+    def __init__(self, i):
+        self.z = i
+        if i % 4 == 0:
+            self.y = -i  # the same class, another key sequence
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_interleaved_classes_and_key_orders_give_the_stdlib_bytes(protocol):
+    objs = interleaved(600)
+    swapped = Reading(0, 0)
+    del swapped.sensor
+    swapped.sensor = "last"  # value before sensor: same keys, another order
+    objs += [swapped, Reading("again", 1)]
+    assert webpickle.dumps(objs, protocol) == pickle.dumps(objs, protocol)
+
+
+def test_a_hook_attribute_after_a_run_of_plain_instances_is_used():
+    run = [Reading(f"s{i}", i) for i in range(5)]
+    hooked = Reading("a", 1)
+    hooked.__reduce_ex__ = lambda protocol: (Reading, ("hooked", 2))
+    loaded = pickle.loads(webpickle.dumps(run + [hooked]))
+    assert (loaded[-1].sensor, loaded[-1].value) == ("hooked", 2)
+
+
+def test_key_sequences_do_not_outlive_a_cleared_memo():
+    # The memo indices the pickler knows for the keys are void after
+    # clear_memo(): the next dump must write the keys again, as the stdlib does.
+    import io
+
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    ours_pickler, theirs_pickler = webpickle.Pickler(ours, 5), pickle.Pickler(theirs, 5)
+    for step in range(3):
+        batch = [Wide(i) for i in range(3)] + [Reading(step, i) for i in range(3)]
+        ours_pickler.dump(batch)
+        theirs_pickler.dump(batch)
+        if step == 1:
+            ours_pickler.clear_memo()
+            theirs_pickler.clear_memo()
+    assert ours.getvalue() == theirs.getvalue()
+
+
+class Shrinking:
+    """A value whose pickling deletes another attribute of its owner."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def __reduce__(self):
+        del self.owner.value
+        return (int, (1,))
+
+
+@pytest.mark.parametrize("lib", [pickle, webpickle], ids=["stdlib", "webpickle"])
+def test_a_dict_that_changes_size_while_written_fails_as_the_stdlib_does(lib):
+    # The first instance makes the pickler know the key sequence, so the
+    # second one is written by the path that checks keys by address.
+    first, victim = Reading("a", 1), Reading("b", 2)
+    victim.sensor = Shrinking(victim)
+    with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
+        lib.dumps([first, victim])
