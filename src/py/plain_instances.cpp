@@ -1,9 +1,9 @@
 // A fast path for instances of plain classes: when nothing overrides how
 // they pickle, object.__reduce_ex__(2+) would return
 //   (copyreg.__newobj__, (cls,), obj.__dict__ or None)
-// and the stdlib writes cls () NEWOBJ, then the dict and BUILD. We write
-// those bytes directly, without the Python-level call and the tuple it
-// builds. Whether a class qualifies is decided once per class and cached
+// (with __slots__ and no __dict__: (None, {slot: value}) as the state), and
+// the stdlib writes cls () NEWOBJ, then the state and BUILD. We write those
+// bytes directly, without the call and the tuple it builds. Whether a class qualifies is decided once per class and cached
 // under its version tag, which CPython changes whenever the class or one of
 // its bases is modified (a __reduce__ added later is noticed).
 #include <unordered_map>
@@ -17,14 +17,24 @@
 namespace webpickle::py {
 namespace {
 
+// How instances of a class pickle when nothing overrides it.
+enum class Layout : unsigned char {
+    other,    // the general path decides
+    dict,     // attributes in a managed __dict__
+    slotted,  // attributes in __slots__ only: state (None, {slot: value})
+};
+
 struct Verdict {
-    unsigned int version;
-    bool plain;
+    unsigned int version = 0;
+    Layout layout = Layout::other;
+    Ref slotnames;  // copyreg._slotnames(cls), for Layout::slotted
 };
 
 std::unordered_map<PyTypeObject*, Verdict>& verdicts() {
-    static std::unordered_map<PyTypeObject*, Verdict> cache;
-    return cache;
+    // Never destroyed: its references must not be released after the
+    // interpreter has finalized, at process exit.
+    static auto* cache = new std::unordered_map<PyTypeObject*, Verdict>();
+    return *cache;
 }
 
 bool lookup_is(PyTypeObject* type, const char* name, PyObject* expected) {
@@ -34,58 +44,93 @@ bool lookup_is(PyTypeObject* type, const char* name, PyObject* expected) {
     return found == expected;
 }
 
-bool decide(PyTypeObject* type) {
-    // A class made by a class statement: its instances are made by
-    // object.__new__ and keep their attributes in a managed __dict__ (C
-    // types, even heap ones like _thread.lock, fail one of these).
-    if (!PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE) || !PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT) ||
-        type->tp_itemsize != 0 || type->tp_new != PyBaseObject_Type.tp_new)
-        return false;
-    // Every class above it but object is a Python class without __slots__
-    // or a __class__ of its own (a built-in base pickles differently).
+// Every class above type but object is a Python class without a __class__
+// or a reduce hook of its own (a built-in base pickles differently);
+// `has_slots` tells whether one of them declares __slots__.
+bool python_classes_only(PyTypeObject* type, bool& has_slots) {
     PyObject* mro = type->tp_mro;
     Py_ssize_t n = PyTuple_GET_SIZE(mro);
     if (PyTuple_GET_ITEM(mro, n - 1) != reinterpret_cast<PyObject*>(&PyBaseObject_Type)) return false;
+    has_slots = false;
     for (Py_ssize_t i = 0; i + 1 < n; ++i) {
         auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
         if (!PyType_HasFeature(base, Py_TPFLAGS_HEAPTYPE)) return false;
-        for (const char* key : {"__slots__", "__class__", "__reduce_ex__", "__reduce__", "__getstate__",
-                                "__getnewargs_ex__", "__getnewargs__"}) {
+        for (const char* key : {"__class__", "__reduce_ex__", "__reduce__", "__getstate__", "__getnewargs_ex__",
+                                "__getnewargs__"}) {
             int has = PyDict_Contains(base->tp_dict, name_of(key));
             if (has < 0) raise_error();
             if (has) return false;
         }
+        int slots = PyDict_Contains(base->tp_dict, name_of("__slots__"));
+        if (slots < 0) raise_error();
+        has_slots |= slots != 0;
     }
     return lookup_is(type, "__reduce_ex__", runtime().object_reduce_ex) &&
            lookup_is(type, "__reduce__", runtime().object_reduce);
 }
 
-}  // namespace
+// The verdict for type (version left for the caller). May add
+// __slotnames__ to the class, as copyreg does on first use.
+Verdict decide(PyTypeObject* type) {
+    Verdict verdict;
+    // A class made by a class statement, its instances made by
+    // object.__new__ (C types, even heap ones like _thread.lock, fail one of these).
+    if (!PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE) || type->tp_itemsize != 0 ||
+        type->tp_new != PyBaseObject_Type.tp_new)
+        return verdict;
+    bool has_slots = false;
+    if (!python_classes_only(type, has_slots)) return verdict;
+    bool has_dict = PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT) || type->tp_dictoffset != 0;
+    if (!has_slots) {
+        if (PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT)) verdict.layout = Layout::dict;
+        return verdict;
+    }
+    // Slots and no __dict__: object.__getstate__ gives (None, {slot: value})
+    // for the slots in copyreg._slotnames order that are set, or None.
+    if (has_dict) return verdict;
+    Ref names = Ref::check(PyObject_CallOneArg(stdlib_attr("copyreg", "_slotnames"), reinterpret_cast<PyObject*>(type)));
+    if (!PyList_CheckExact(names.get())) return verdict;
+    // object.__getstate__ refuses a layout larger than its slots explain.
+    Py_ssize_t expected = PyBaseObject_Type.tp_basicsize + (type->tp_weaklistoffset > 0 ? sizeof(PyObject*) : 0) +
+                          PyList_GET_SIZE(names.get()) * static_cast<Py_ssize_t>(sizeof(PyObject*));
+    if (type->tp_basicsize > expected) return verdict;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names.get()); ++i)
+        if (!PyUnicode_CheckExact(PyList_GET_ITEM(names.get(), i))) return verdict;
+    verdict.layout = Layout::slotted;
+    verdict.slotnames = std::move(names);
+    return verdict;
+}
 
-bool is_plain_instance_type(PyTypeObject* type) {
+// The cached verdict for type; borrowed until the next call.
+const Verdict& verdict_of(PyTypeObject* type) {
+    static const Verdict other;
     unsigned int version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
     // The last type asked about first: instances mostly come in runs of one
     // class, and a hash-map lookup per instance showed in wasm profiles.
     static PyTypeObject* last_type = nullptr;
-    static Verdict last{0, false};
-    if (version != 0 && type == last_type && last.version == version) return last.plain;
+    static const Verdict* last = nullptr;
+    if (version != 0 && type == last_type && last->version == version) return *last;
     auto& cache = verdicts();
     if (version != 0) {
         auto found = cache.find(type);
         if (found != cache.end() && found->second.version == version) {
             last_type = type;
-            last = found->second;
-            return last.plain;
+            last = &found->second;
+            return *last;
         }
     }
-    bool plain = decide(type);
-    if (version != 0) {
-        cache[type] = Verdict{version, plain};
-        last_type = type;
-        last = Verdict{version, plain};
-    }
-    return plain;
+    Verdict verdict = decide(type);
+    // Read after deciding: copyreg may just have set __slotnames__.
+    version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
+    if (version == 0) return other;  // uncacheable: the general path
+    verdict.version = version;
+    Verdict& stored = cache[type] = std::move(verdict);
+    last_type = type;
+    last = &stored;
+    return stored;
 }
+
+}  // namespace
 
 namespace {
 
@@ -114,7 +159,9 @@ struct OwnedValues {
 
 bool Pickler::save_plain_instance(PyObject* obj) {
     PyTypeObject* type = Py_TYPE(obj);
-    if (!is_plain_instance_type(type)) return false;
+    const Verdict& verdict = verdict_of(type);
+    if (verdict.layout == Layout::slotted) return save_slotted_instance(obj, verdict.slotnames.get());
+    if (verdict.layout != Layout::dict) return false;
     PyObject** dict_ptr = _PyObject_GetDictPtr(obj);
     PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
     Ref state;
@@ -136,25 +183,7 @@ bool Pickler::save_plain_instance(PyObject* obj) {
     if (shape != nullptr) values.count = shape->size;
     else if (has_reduce_hook(state.get())) return false;
     try {
-        // The class: a memo GET for every instance but the first. Then
-        // nothing can have memoized obj meanwhile, so its memo entry needs
-        // no lookup; a class written here might have (a class attribute
-        // holding an instance).
-        writer_.commit_point();
-        bool class_known = overrides_.persistent_id == nullptr && memo_get_if_present(reinterpret_cast<PyObject*>(type));
-        if (!class_known) {
-            try {
-                save_object(reinterpret_cast<PyObject*>(type));
-            } catch (PythonError&) {
-                note_current_error("when serializing %T class", obj);
-                throw;
-            }
-        }
-        writer_.commit_point();  // the stdlib saves the () below as an object: a frame may end here
-        writer_.opcode(op::EMPTY_TUPLE);
-        writer_.opcode(op::NEWOBJ);
-        if (class_known) memoize(obj);
-        else memoize_built(obj);
+        write_instance_header(obj);
         if (PyDict_GET_SIZE(state.get()) > 0) {
             try {
                 writer_.commit_point();
@@ -166,6 +195,63 @@ bool Pickler::save_plain_instance(PyObject* obj) {
                 } else {
                     save_object(state.get());
                 }
+            } catch (PythonError&) {
+                note_current_error("when serializing %T state", obj);
+                throw;
+            }
+            writer_.opcode(op::BUILD);
+        }
+    } catch (PythonError&) {
+        note_current_error("when serializing %T object", obj);
+        throw;
+    }
+    return true;
+}
+
+// cls () NEWOBJ, memoized: what save_reduce writes for copyreg.__newobj__.
+// The class is a memo GET for every instance but the first; then nothing
+// can have memoized obj meanwhile, so its memo entry needs no lookup (a
+// class written here might have: a class attribute holding an instance).
+void Pickler::write_instance_header(PyObject* obj) {
+    PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(obj));
+    writer_.commit_point();
+    bool class_known = overrides_.persistent_id == nullptr && memo_get_if_present(type);
+    if (!class_known) {
+        try {
+            save_object(type);
+        } catch (PythonError&) {
+            note_current_error("when serializing %T class", obj);
+            throw;
+        }
+    }
+    writer_.commit_point();  // the stdlib saves the () below as an object: a frame may end here
+    writer_.opcode(op::EMPTY_TUPLE);
+    writer_.opcode(op::NEWOBJ);
+    if (class_known) memoize(obj);
+    else memoize_built(obj);
+}
+
+// Instances of classes with __slots__ and no __dict__: object.__reduce_ex__
+// would return (copyreg.__newobj__, (cls,), (None, {slot: value}) or None),
+// the slots read in copyreg._slotnames order, unset ones left out. The same
+// bytes, without the call, its tuple and save_reduce's checks of it.
+bool Pickler::save_slotted_instance(PyObject* obj, PyObject* slotnames) {
+    Ref names = Ref::borrow(slotnames);  // the verdict may be replaced while saving
+    Ref slots = Ref::check(PyDict_New());
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names.get()); ++i) {
+        PyObject* name = PyList_GET_ITEM(names.get(), i);
+        PyObject* value = nullptr;
+        if (PyObject_GetOptionalAttr(obj, name, &value) < 0) raise_error();
+        if (value == nullptr) continue;
+        Ref owned = Ref::steal(value);
+        if (PyDict_SetItem(slots.get(), name, value) < 0) raise_error();
+    }
+    try {
+        write_instance_header(obj);
+        if (PyDict_GET_SIZE(slots.get()) > 0) {
+            Ref state = Ref::check(PyTuple_Pack(2, Py_None, slots.get()));
+            try {
+                save(state.get());
             } catch (PythonError&) {
                 note_current_error("when serializing %T state", obj);
                 throw;

@@ -62,15 +62,13 @@ bool is_enum_class(PyObject* cls) {
     return result != 0;
 }
 
-// Slot and __dict__ descriptors that type() creates from __slots__.
+// Slot and __dict__ descriptors that type() creates from __slots__: their
+// type and owner read from the descriptor itself (every class attribute
+// passes here).
 bool is_own_descriptor(PyObject* cls, PyObject* value) {
-    PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(value));
-    if (type != stdlib_attr("types", "MemberDescriptorType") && type != stdlib_attr("types", "GetSetDescriptorType"))
-        return false;
-    PyObject* owner = nullptr;
-    if (PyObject_GetOptionalAttr(value, name_of("__objclass__"), &owner) < 0) raise_error();
-    Ref owned = Ref::steal(owner);
-    return owner == cls;
+    PyTypeObject* type = Py_TYPE(value);
+    if (type != &PyMemberDescr_Type && type != &PyGetSetDescr_Type) return false;
+    return reinterpret_cast<PyObject*>(reinterpret_cast<PyDescrObject*>(value)->d_type) == cls;
 }
 
 }  // namespace
@@ -177,12 +175,14 @@ void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
             if (member) continue;
         }
         if (is_own_descriptor(cls, value)) continue;
-        if (key == Py_None) continue;
         Ref name = Ref::borrow(key);
         // type stores __annotate__ as __annotate_func__ (PEP 649); setattr maps it back.
-        if (PyUnicode_CompareWithASCIIString(key, "__annotate_func__") == 0)
-            name = Ref::check(PyUnicode_InternFromString("__annotate__"));
-        if (PyUnicode_CompareWithASCIIString(key, "__doc__") == 0 && value == Py_None) continue;
+        static PyObject* const annotate_func = name_of("__annotate_func__");
+        static PyObject* const doc = name_of("__doc__");
+        if (key == annotate_func || (!PyUnicode_CHECK_INTERNED(key) && PyUnicode_Compare(key, annotate_func) == 0))
+            name = Ref::borrow(name_of("__annotate__"));
+        if (value == Py_None && (key == doc || (!PyUnicode_CHECK_INTERNED(key) && PyUnicode_Compare(key, doc) == 0)))
+            continue;
         items.emplace_back(name, Ref::borrow(value));
     }
     if (items.empty()) return;

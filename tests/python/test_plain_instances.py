@@ -149,3 +149,71 @@ def test_a_dict_that_changes_size_while_written_fails_as_the_stdlib_does(lib):
     victim.sensor = Shrinking(victim)
     with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
         lib.dumps([first, victim])
+
+
+# Classes with __slots__ and no __dict__: object.__reduce_ex__ gives
+# (None, {slot: value}) as the state; the fast path must write the same.
+class Slotted:
+    __slots__ = ("x", "y", "__private", "__weakref__")
+
+    def __init__(self, x, y=None):
+        self.x = x
+        if y is not None:
+            self.y = y
+        self.__private = -x
+
+
+class SlottedChild(Slotted):
+    __slots__ = ("z",)
+
+    def __init__(self, x, z):
+        super().__init__(x, 1)
+        self.z = z
+
+
+class SlottedWithState:
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __getstate__(self):
+        return {"v": self.v * 2}
+
+    def __setstate__(self, state):
+        self.v = state["v"]
+
+
+class Bare:
+    __slots__ = ("never",)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_slotted_instances_give_the_stdlib_bytes(protocol):
+    shared = Slotted(7)
+    objs = [Slotted(1, 2), Slotted(3), Bare(), shared, [shared], SlottedWithState(5)]
+    assert webpickle.dumps(objs, protocol) == pickle.dumps(objs, protocol)
+    # Alone: copyreg makes each class its own '_Slotted__private' str, which
+    # the stdlib writes twice in one stream and webpickle once (by content).
+    child = [SlottedChild(4, "z")]
+    assert webpickle.dumps(child, protocol) == pickle.dumps(child, protocol)
+    back = pickle.loads(webpickle.dumps(objs + child, protocol))
+    assert (back[0].x, back[0].y, back[0]._Slotted__private) == (1, 2, -1)
+    assert not hasattr(back[1], "y") and back[3] is back[4][0]
+    assert back[5].v == 10  # its own __getstate__ ran: the general path
+    assert (back[6].x, back[6].y, back[6].z, back[6]._Slotted__private) == (4, 1, "z", -4)
+
+
+def test_dataclass_with_slots_and_its_fields():
+    import dataclasses
+
+    @dataclasses.dataclass(slots=True, frozen=True)
+    class Point:
+        x: int
+        y: int = 0
+
+    points = pickle.loads(webpickle.dumps([Point(1, 2), Point(3)]))
+    assert points == [Point(1, 2), Point(3)]
+    fields = pickle.loads(webpickle.dumps(dataclasses.fields(Point)))
+    assert [(f.name, f.type, f.default, f._field_type) for f in fields] == \
+        [("x", int, dataclasses.MISSING, dataclasses._FIELD), ("y", int, 0, dataclasses._FIELD)]
