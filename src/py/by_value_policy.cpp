@@ -3,6 +3,8 @@
 // of modules registered with register_pickle_by_value().
 #include "by_value_policy.hpp"
 
+#include "global_name_cache.hpp"
+
 #include "pickler.hpp"
 #include "pyref.hpp"
 #include "runtime.hpp"
@@ -40,21 +42,52 @@ bool module_is_registered(PyObject* module_name) {
     }
 }
 
+namespace {
+
+// obj's __qualname__ (or __name__) and __module__, read from the object
+// itself for functions and classes (most of what reaches here), by getattr
+// otherwise. The module may come back null.
+void names_of(PyObject* obj, Ref& qualname, Ref& module_name) {
+    if (PyFunction_Check(obj)) {
+        auto* f = reinterpret_cast<PyFunctionObject*>(obj);
+        qualname = Ref::borrow(f->func_qualname);
+        module_name = Ref::borrow(f->func_module);
+        return;
+    }
+    if (PyType_Check(obj) && PyType_HasFeature(reinterpret_cast<PyTypeObject*>(obj), Py_TPFLAGS_HEAPTYPE)) {
+        auto* type = reinterpret_cast<PyHeapTypeObject*>(obj);
+        PyObject* module = nullptr;
+        if (PyDict_GetItemRef(type->ht_type.tp_dict, runtime().s_module, &module) < 0) raise_error();
+        if (module != nullptr) {  // a class statement's: else __module__ comes from the metaclass
+            qualname = Ref::borrow(type->ht_qualname);
+            module_name = Ref::steal(module);
+            return;
+        }
+    }
+    PyObject* found = nullptr;
+    if (PyObject_GetOptionalAttr(obj, runtime().s_qualname, &found) < 0) raise_error();
+    qualname = found ? Ref::steal(found) : Ref::check(PyObject_GetAttr(obj, runtime().s_name));
+    if (PyObject_GetOptionalAttr(obj, runtime().s_module, &found) < 0) raise_error();
+    module_name = Ref::steal(found);
+}
+
+}  // namespace
+
 bool pickle_by_value(PyObject* obj) {
-    PyObject* qualname = nullptr;
-    if (PyObject_GetOptionalAttr(obj, runtime().s_qualname, &qualname) < 0) raise_error();
-    Ref name = qualname ? Ref::steal(qualname) : Ref::check(PyObject_GetAttr(obj, runtime().s_name));
+    Ref name, module_name;
+    names_of(obj, name, module_name);
     if (PyUnicode_Check(name.get())) {
-        // The common answers first, without imports or exceptions: a local
-        // object, or one of __main__, always travels by value ...
+        // The common answers first, without imports or exceptions: an object
+        // of __main__, or a local one, always travels by value ...
+        if (module_name && is_main_module_name(module_name.get())) return true;
         Py_ssize_t found = PyUnicode_Find(name.get(), name_of("<locals>"), 0, PY_SSIZE_T_MAX, 1);
         if (found == -2) raise_error();
         if (found >= 0) return true;
-        PyObject* module_attr = nullptr;
-        if (PyObject_GetOptionalAttr(obj, runtime().s_module, &module_attr) < 0) raise_error();
-        Ref module_name = Ref::steal(module_attr);
         if (module_name && PyUnicode_Check(module_name.get())) {
-            if (is_main_module_name(module_name.get())) return true;
+            // ... one found where it was found before travels by reference,
+            // unless its module was registered since ...
+            if (GlobalNameCache::instance().find(obj, name.get(), runtime().sys_modules))
+                return module_is_registered(module_name.get());
             // ... as does one whose module is not loaded (made at run time:
             // importing it on the other side would fail too) or that is not
             // found under its name there. One found travels by reference,
@@ -62,7 +95,8 @@ bool pickle_by_value(PyObject* obj) {
             PyObject* module = nullptr;
             if (PyDict_GetItemRef(runtime().sys_modules, module_name.get(), &module) < 0) raise_error();
             if (module == nullptr) return true;
-            Ref current = Ref::steal(module);
+            Ref loaded = Ref::steal(module);
+            Ref current = loaded;
             Ref parts = Ref::check(PyUnicode_Split(name.get(), name_of("."), -1));
             for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts.get()); ++i) {
                 PyObject* next = nullptr;
@@ -71,13 +105,14 @@ bool pickle_by_value(PyObject* obj) {
                 current = Ref::steal(next);
             }
             if (current.get() != obj) return true;
+            GlobalNameCache::instance().add(obj, name.get(), module_name.get(), loaded.get());
             return module_is_registered(module_name.get());
         }
     }
     // Everything else takes the stdlib's full lookup.
-    Ref module_name = find_module_name(obj, name.get(), false);
-    if (!module_name) return true;
-    return is_main_module_name(module_name.get()) || module_is_registered(module_name.get());
+    Ref found_in = find_module_name(obj, name.get(), false);
+    if (!found_in) return true;
+    return is_main_module_name(found_in.get()) || module_is_registered(found_in.get());
 }
 
 }  // namespace webpickle::py

@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "global_name_cache.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
 
@@ -56,6 +57,8 @@ Ref import_module(PyObject* module_name) {
 // With raise_errors false, returns null instead of raising when it cannot.
 Ref find_module_name(PyObject* obj, PyObject* name, bool raise_errors) {
     const Runtime& rt = runtime();
+    GlobalNameCache& cache = GlobalNameCache::instance();
+    if (PyObject* known = cache.find(obj, name, rt.sys_modules)) return Ref::borrow(known);
     Ref parts = split_dotted(name);
     int local = PySequence_Contains(parts.get(), name_of("<locals>"));
     if (local < 0) raise_error();
@@ -110,7 +113,10 @@ Ref find_module_name(PyObject* obj, PyObject* name, bool raise_errors) {
         raise_chained("Can't pickle %R: it's not found as %U.%U", obj, module_name.get(), name);
     }
     Py_DECREF(found);
-    if (found == obj) return module_name;
+    if (found == obj) {
+        cache.add(obj, name, module_name.get(), module.get());
+        return module_name;
+    }
     if (!raise_errors) return Ref();
     raise_format(rt.PicklingError, "Can't pickle %R: it's not the same object as %U.%U", obj, module_name.get(), name);
 }
