@@ -91,9 +91,17 @@ private:
         std::uint32_t generation = 0;  // see ReusableSlots
     };
     static std::uint64_t sampled_hash(const std::uint8_t* data, std::size_t size, std::uint64_t tag) {
+        // Eight bytes at a time (a code object's bytes are hashed on every
+        // write: byte by byte, this was 3% of a class's dumps() in wasm).
         std::uint64_t h = 0xcbf29ce484222325ull ^ (tag * 0x100000001b3ull) ^ (size * 0x9E3779B97F4A7C15ull);
         auto mix = [&h](const std::uint8_t* p, std::size_t n) {
-            for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+            for (; n >= 8; p += 8, n -= 8) {
+                std::uint64_t word;
+                std::memcpy(&word, p, 8);
+                h = (h ^ word) * 0x9E3779B97F4A7C15ull;
+                h ^= h >> 32;
+            }
+            for (; n > 0; ++p, --n) h = (h ^ *p) * 0x100000001b3ull;
         };
         if (size <= 64) {
             mix(data, size);

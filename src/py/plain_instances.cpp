@@ -7,6 +7,7 @@
 // under its version tag, which CPython changes whenever the class or one of
 // its bases is modified (a __reduce__ added later is noticed).
 #include <unordered_map>
+#include <vector>
 
 #include <initializer_list>
 
@@ -28,6 +29,10 @@ struct Verdict {
     unsigned int version = 0;
     Layout layout = Layout::other;
     Ref slotnames;  // copyreg._slotnames(cls), for Layout::slotted
+    // Where each slot's value sits in the instance, when every name is a
+    // plain slot descriptor found by the ordinary attribute lookup; else
+    // empty, and the values are read with getattr as object.__getstate__ does.
+    std::vector<Py_ssize_t> slot_offsets;
 };
 
 std::unordered_map<PyTypeObject*, Verdict>& verdicts() {
@@ -69,6 +74,29 @@ bool python_classes_only(PyTypeObject* type, bool& has_slots) {
            lookup_is(type, "__reduce__", runtime().object_reduce);
 }
 
+// getattr(obj, name) for each slot name reads the slot's descriptor when
+// (with the generic getattr, which decide() requires) the first class along the MRO that
+// defines the name defines it as an object slot: the offsets of those slots,
+// or none when one name is anything else.
+std::vector<Py_ssize_t> slot_offsets(PyTypeObject* type, PyObject* names) {
+    std::vector<Py_ssize_t> offsets;
+    PyObject* mro = type->tp_mro;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); ++i) {
+        PyObject* name = PyList_GET_ITEM(names, i);
+        PyObject* found = nullptr;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(mro) && found == nullptr; ++j) {
+            PyObject* dict = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, j))->tp_dict;
+            if (PyDict_GetItemRef(dict, name, &found) < 0) raise_error();
+        }
+        Ref owned = Ref::steal(found);
+        if (found == nullptr || Py_TYPE(found) != &PyMemberDescr_Type) return {};
+        PyMemberDef* member = reinterpret_cast<PyMemberDescrObject*>(found)->d_member;
+        if (member->type != Py_T_OBJECT_EX) return {};
+        offsets.push_back(member->offset);
+    }
+    return offsets;
+}
+
 // The verdict for type (version left for the caller). May add
 // __slotnames__ to the class, as copyreg does on first use.
 Verdict decide(PyTypeObject* type) {
@@ -78,6 +106,9 @@ Verdict decide(PyTypeObject* type) {
     if (!PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE) || type->tp_itemsize != 0 ||
         type->tp_new != PyBaseObject_Type.tp_new)
         return verdict;
+    // The stdlib asks the instance for __reduce_ex__: a __getattribute__ or
+    // __getattr__ of the class could answer otherwise than the class does.
+    if (type->tp_getattro != PyObject_GenericGetAttr) return verdict;
     bool has_slots = false;
     if (!python_classes_only(type, has_slots)) return verdict;
     bool has_dict = PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT) || type->tp_dictoffset != 0;
@@ -97,6 +128,7 @@ Verdict decide(PyTypeObject* type) {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names.get()); ++i)
         if (!PyUnicode_CheckExact(PyList_GET_ITEM(names.get(), i))) return verdict;
     verdict.layout = Layout::slotted;
+    verdict.slot_offsets = slot_offsets(type, names.get());
     verdict.slotnames = std::move(names);
     return verdict;
 }
@@ -160,7 +192,7 @@ struct OwnedValues {
 bool Pickler::save_plain_instance(PyObject* obj) {
     PyTypeObject* type = Py_TYPE(obj);
     const Verdict& verdict = verdict_of(type);
-    if (verdict.layout == Layout::slotted) return save_slotted_instance(obj, verdict.slotnames.get());
+    if (verdict.layout == Layout::slotted) return save_slotted_instance(obj, verdict.slotnames.get(), verdict.slot_offsets);
     if (verdict.layout != Layout::dict) return false;
     PyObject** dict_ptr = _PyObject_GetDictPtr(obj);
     PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
@@ -235,13 +267,19 @@ void Pickler::write_instance_header(PyObject* obj) {
 // would return (copyreg.__newobj__, (cls,), (None, {slot: value}) or None),
 // the slots read in copyreg._slotnames order, unset ones left out. The same
 // bytes, without the call, its tuple and save_reduce's checks of it.
-bool Pickler::save_slotted_instance(PyObject* obj, PyObject* slotnames) {
-    Ref names = Ref::borrow(slotnames);  // the verdict may be replaced while saving
+bool Pickler::save_slotted_instance(PyObject* obj, PyObject* slotnames, const std::vector<Py_ssize_t>& offsets) {
+    Ref names = Ref::borrow(slotnames);
     Ref slots = Ref::check(PyDict_New());
+    // Read before anything runs Python code (the verdict may be replaced then).
+    const bool direct = !offsets.empty();
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names.get()); ++i) {
         PyObject* name = PyList_GET_ITEM(names.get(), i);
         PyObject* value = nullptr;
-        if (PyObject_GetOptionalAttr(obj, name, &value) < 0) raise_error();
+        if (direct) {
+            value = Py_XNewRef(*reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offsets[static_cast<std::size_t>(i)]));
+        } else if (PyObject_GetOptionalAttr(obj, name, &value) < 0) {
+            raise_error();
+        }
         if (value == nullptr) continue;
         Ref owned = Ref::steal(value);
         if (PyDict_SetItem(slots.get(), name, value) < 0) raise_error();

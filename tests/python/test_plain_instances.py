@@ -217,3 +217,53 @@ def test_dataclass_with_slots_and_its_fields():
     fields = pickle.loads(webpickle.dumps(dataclasses.fields(Point)))
     assert [(f.name, f.type, f.default, f._field_type) for f in fields] == \
         [("x", int, dataclasses.MISSING, dataclasses._FIELD), ("y", int, 0, dataclasses._FIELD)]
+
+
+class ShadowedSlot(Slotted):
+    """A slot of the base hidden by a property: getattr must find the property."""
+
+    __slots__ = ()
+
+    @property
+    def y(self):
+        return "from the property"
+
+
+class LoggedSlots:
+    __slots__ = ("a",)
+    reads = []
+
+    def __init__(self):
+        self.a = 1
+
+    def __getattribute__(self, name):
+        type(self).reads.append(name)
+        return object.__getattribute__(self, name)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_slots_read_as_getattr_would_read_them(protocol):
+    objs = [ShadowedSlot(1), LoggedSlots()]
+    LoggedSlots.reads.clear()
+    ours = webpickle.dumps(objs, protocol)
+    our_reads = list(LoggedSlots.reads)
+    LoggedSlots.reads.clear()
+    assert ours == pickle.dumps(objs, protocol)
+    assert "a" in our_reads and our_reads == LoggedSlots.reads
+    assert b"from the property" in ours  # the property, though the slot is unset
+
+
+class AnswersForItsClass:
+    """Hands out its own __reduce_ex__ through __getattribute__, as a proxy might."""
+
+    def __init__(self):
+        self.payload = "real"
+
+    def __getattribute__(self, name):
+        if name == "__reduce_ex__":
+            return lambda protocol: (str, ("reduced by __getattribute__",))
+        return object.__getattribute__(self, name)
+
+
+def test_a_reduce_hook_given_by_getattribute_is_used():
+    assert pickle.loads(webpickle.dumps(AnswersForItsClass())) == "reduced by __getattribute__"
