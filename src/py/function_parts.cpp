@@ -12,14 +12,6 @@ void set_item(PyObject* dict, const char* key, PyObject* value) {
     if (PyDict_SetItem(dict, name_of(key), value) < 0) raise_error();
 }
 
-bool equal(PyObject* a, PyObject* b) {
-    if (a == b) return true;
-    if (a == nullptr || b == nullptr) return false;
-    int same = PyObject_RichCompareBool(a, b, Py_EQ);
-    if (same < 0) raise_error();
-    return same != 0;
-}
-
 // None or null as null, else a new reference.
 Ref unless_none(PyObject* value) { return value == nullptr || value == Py_None ? Ref() : Ref::borrow(value); }
 
@@ -59,11 +51,11 @@ FunctionParts FunctionParts::of(PyObject* func) {
 Ref FunctionParts::changed_attributes() const {
     Ref attrs = Ref::check(PyDict_New());
     PyObject* code_qualname = reinterpret_cast<PyCodeObject*>(code.get())->co_qualname;
-    if (!equal(qualname.get(), code_qualname)) set_item(attrs.get(), "__qualname__", qualname.get());
+    if (!objects_equal(qualname.get(), code_qualname)) set_item(attrs.get(), "__qualname__", qualname.get());
     PyObject* globals_name = nullptr;
     if (PyDict_GetItemRef(globals.get(), runtime().s_name, &globals_name) < 0) raise_error();
     Ref owned_name = Ref::steal(globals_name);
-    if (!equal(module.get() ? module.get() : Py_None, globals_name ? globals_name : Py_None))
+    if (!objects_equal(module.get() ? module.get() : Py_None, globals_name ? globals_name : Py_None))
         set_item(attrs.get(), "__module__", module.get() ? module.get() : Py_None);
     if (doc) set_item(attrs.get(), "__doc__", doc.get());
     if (defaults) set_item(attrs.get(), "__defaults__", defaults.get());

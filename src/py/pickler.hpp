@@ -211,6 +211,8 @@ public:
     bool save_identity_singleton(PyObject* obj);
     bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
     void write_instance_header(PyObject* obj);
+    template <typename WriteState>
+    void write_instance(PyObject* obj, bool has_state, WriteState&& write_state);  // plain_instances.cpp
     bool save_slotted_instance(PyObject* obj, PyObject* slotnames, const std::vector<Py_ssize_t>& offsets);
     void write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values);
     bool save_special(PyObject* obj);         // save_special.cpp

@@ -189,6 +189,26 @@ struct OwnedValues {
 
 }  // namespace
 
+// The header, then (if has_state) the state and BUILD, with the notes that
+// save_reduce would add on failure.
+template <typename WriteState>
+void Pickler::write_instance(PyObject* obj, bool has_state, WriteState&& write_state) {
+    try {
+        write_instance_header(obj);
+        if (!has_state) return;
+        try {
+            write_state();
+        } catch (PythonError&) {
+            note_current_error("when serializing %T state", obj);
+            throw;
+        }
+        writer_.opcode(op::BUILD);
+    } catch (PythonError&) {
+        note_current_error("when serializing %T object", obj);
+        throw;
+    }
+}
+
 bool Pickler::save_plain_instance(PyObject* obj) {
     PyTypeObject* type = Py_TYPE(obj);
     const Verdict& verdict = verdict_of(type);
@@ -214,29 +234,17 @@ bool Pickler::save_plain_instance(PyObject* obj) {
     const InstanceShapes::Shape* shape = private_dict ? shapes.match(type, state.get(), values.items) : nullptr;
     if (shape != nullptr) values.count = shape->size;
     else if (has_reduce_hook(state.get())) return false;
-    try {
-        write_instance_header(obj);
-        if (PyDict_GET_SIZE(state.get()) > 0) {
-            try {
-                writer_.commit_point();
-                if (shape != nullptr) {
-                    write_shaped_dict(state.get(), *shape, values.items);
-                } else if (private_dict) {
-                    save_dict(state.get());
-                    shapes.record(type, state.get(), session_.contents());
-                } else {
-                    save_object(state.get());
-                }
-            } catch (PythonError&) {
-                note_current_error("when serializing %T state", obj);
-                throw;
-            }
-            writer_.opcode(op::BUILD);
+    write_instance(obj, PyDict_GET_SIZE(state.get()) > 0, [&] {
+        writer_.commit_point();
+        if (shape != nullptr) {
+            write_shaped_dict(state.get(), *shape, values.items);
+        } else if (private_dict) {
+            save_dict(state.get());
+            shapes.record(type, state.get(), session_.contents());
+        } else {
+            save_object(state.get());
         }
-    } catch (PythonError&) {
-        note_current_error("when serializing %T object", obj);
-        throw;
-    }
+    });
     return true;
 }
 
@@ -284,22 +292,10 @@ bool Pickler::save_slotted_instance(PyObject* obj, PyObject* slotnames, const st
         Ref owned = Ref::steal(value);
         if (PyDict_SetItem(slots.get(), name, value) < 0) raise_error();
     }
-    try {
-        write_instance_header(obj);
-        if (PyDict_GET_SIZE(slots.get()) > 0) {
-            Ref state = Ref::check(PyTuple_Pack(2, Py_None, slots.get()));
-            try {
-                save(state.get());
-            } catch (PythonError&) {
-                note_current_error("when serializing %T state", obj);
-                throw;
-            }
-            writer_.opcode(op::BUILD);
-        }
-    } catch (PythonError&) {
-        note_current_error("when serializing %T object", obj);
-        throw;
-    }
+    write_instance(obj, PyDict_GET_SIZE(slots.get()) > 0, [&] {
+        Ref state = Ref::check(PyTuple_Pack(2, Py_None, slots.get()));
+        save(state.get());
+    });
     return true;
 }
 

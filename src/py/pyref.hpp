@@ -56,6 +56,15 @@ private:
     PyObject* p_ = nullptr;
 };
 
+// a == b for two objects, either of which may be null (equal only to null).
+inline bool objects_equal(PyObject* a, PyObject* b) {
+    if (a == b) return true;
+    if (a == nullptr || b == nullptr) return false;
+    int same = PyObject_RichCompareBool(a, b, Py_EQ);
+    if (same < 0) raise_error();
+    return same != 0;
+}
+
 // Calls exc.add_note(note), ignoring an exception type that refuses notes.
 void add_note(PyObject* exc, PyObject* note);
 

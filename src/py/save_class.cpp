@@ -261,13 +261,14 @@ void Pickler::write_abc_registrations(PyObject* cls, std::uint32_t index) {
     Ref registry = Ref::check(PySequence_List(PyTuple_GET_ITEM(dump.get(), 0)));
     std::vector<std::pair<std::string, Ref>> subclasses;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(registry.get()); ++i) {
-        PyObject* sub = PyWeakref_GetObject(PyList_GET_ITEM(registry.get(), i));  // borrowed
-        if (sub == nullptr) raise_error();
-        if (sub == Py_None) continue;
+        PyObject* sub = nullptr;
+        if (PyWeakref_GetRef(PyList_GET_ITEM(registry.get(), i), &sub) < 0) raise_error();
+        if (sub == nullptr) continue;  // a subclass that is gone
+        Ref owned = Ref::steal(sub);
         Ref qualname = Ref::check(PyObject_GetAttr(sub, runtime().s_qualname));
         const char* text = PyUnicode_AsUTF8(qualname.get());
         if (text == nullptr) raise_error();
-        subclasses.emplace_back(text, Ref::borrow(sub));
+        subclasses.emplace_back(text, std::move(owned));
     }
     std::sort(subclasses.begin(), subclasses.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [name, sub] : subclasses) {

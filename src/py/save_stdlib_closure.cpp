@@ -78,14 +78,6 @@ PyObject* cell_contents(PyObject* func, const char* name) {
     return nullptr;
 }
 
-bool equal(PyObject* a, PyObject* b) {
-    if (a == b) return true;
-    if (a == nullptr || b == nullptr) return false;
-    int same = PyObject_RichCompareBool(a, b, Py_EQ);
-    if (same < 0) raise_error();
-    return same != 0;
-}
-
 // No defaults, keyword defaults or type parameters: what a plain `def` of
 // the factory gives before it sets anything.
 bool has_no_extras(const FunctionParts& parts) {
@@ -136,8 +128,8 @@ bool Pickler::save_dataclass_annotate(const FunctionParts& parts) {
     PyObject* return_type = cell_contents(parts.func.get(), "return_type");
     if (cls == nullptr || fields == nullptr || return_type == nullptr) return false;
     Ref method = annotate_method_name(parts.qualname.get(), cls);
-    if (!method || !equal(parts.name.get(), name_of("__annotate__")) ||
-        !equal(parts.module.get(), name_of("dataclasses")))
+    if (!method || !objects_equal(parts.name.get(), name_of("__annotate__")) ||
+        !objects_equal(parts.module.get(), name_of("dataclasses")))
         return false;
     Ref cls_ref = Ref::borrow(cls), fields_ref = Ref::borrow(fields), return_ref = Ref::borrow(return_type);
     write_version_guard();  // the factory is 3.14's
@@ -183,7 +175,7 @@ bool Pickler::save_recursive_repr_wrapper(const FunctionParts& parts) {
         if (PyObject_GetOptionalAttr(user_function, name_of(name), &theirs) < 0) raise_error();
         Ref owned = Ref::steal(theirs);
         Ref ours = Ref::check(PyObject_GetAttr(parts.func.get(), name_of(name)));
-        if (!equal(theirs ? theirs : Py_None, ours.get()) && PyDict_SetItem(changed.get(), name_of(name), ours.get()) < 0)
+        if (!objects_equal(theirs ? theirs : Py_None, ours.get()) && PyDict_SetItem(changed.get(), name_of(name), ours.get()) < 0)
             raise_error();
     }
     Ref fill = Ref::borrow(fillvalue);

@@ -21,7 +21,8 @@ import { findWheel, projectRoot, startPyodide } from "./pyodide_node.mjs";
 
 // Runs in __main__ on both sides (python3 -c and Pyodide's runPython):
 // a closure (k) plus a referenced module global (scale), a dataclass
-// instance and an enum member.
+// instance (its __repr__ wrapper and its __init__'s __annotate__ are made
+// again by the loading side's stdlib) and an enum member.
 const PRODUCER = `
 import dataclasses, enum, webpickle
 scale = 3
@@ -38,7 +39,8 @@ class Color(enum.Enum):
     GREEN = 2
 data = webpickle.dumps((make(2), Point(4, 5), Color.GREEN))
 `;
-const EXPECTED = [3, 5, 7, 9, 11, 9, "GREEN"]; // x * 2 + 3 for x in 0..4, then 4 + 5, then the member
+// x * 2 + 3 for x in 0..4, then 4 + 5, the member, the dataclass's repr and __init__ annotations
+const EXPECTED = [3, 5, 7, 9, 11, 9, "GREEN", "Point(x=4, y=5)", ["return", "x", "y"]];
 
 const consumer = (file) => `
 import importlib.util, json, pickle
@@ -46,7 +48,8 @@ assert "make" not in globals() and "scale" not in globals(), "consumer must star
 assert importlib.util.find_spec("webpickle") is None, "the loading side must not have webpickle"
 with open(${JSON.stringify(file)}, "rb") as fh:
     g, point, color = pickle.load(fh)
-json.dumps([g(x) for x in range(5)] + [point.total(), color.name])
+annotations = sorted(type(point).__init__.__annotations__)
+json.dumps([g(x) for x in range(5)] + [point.total(), color.name, repr(point), annotations])
 `;
 
 const nativePython = process.env.WEBPICKLE_PYTHON || path.join(projectRoot, "build/venv/bin/python");
