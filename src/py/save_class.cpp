@@ -7,7 +7,6 @@
 // later reference in the stream is to the registered class.
 #include <algorithm>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "by_value_policy.hpp"
@@ -34,16 +33,18 @@ const char* const kEnumInternals[] = {
 };
 
 // A set of interned names, built once from a list of literals. Class
-// dictionary keys are interned, so membership is a pointer lookup (with a
-// comparison fallback for the rare key that is not).
+// dictionary keys are interned, so membership is a scan of a dozen pointers
+// (cheaper than hashing, in wasm above all), with a comparison fallback for
+// the rare key that is not interned.
 class NameSet {
 public:
     template <std::size_t N>
     explicit NameSet(const char* const (&names)[N]) {
-        for (const char* name : names) names_.insert(name_of(name));
+        for (const char* name : names) names_.push_back(name_of(name));
     }
     bool contains(PyObject* key) const {
-        if (names_.count(key) != 0) return true;
+        for (PyObject* name : names_)
+            if (name == key) return true;
         if (PyUnicode_CHECK_INTERNED(key)) return false;
         for (PyObject* name : names_)
             if (PyUnicode_Compare(key, name) == 0) return true;
@@ -51,7 +52,7 @@ public:
     }
 
 private:
-    std::unordered_set<PyObject*> names_;
+    std::vector<PyObject*> names_;
 };
 
 Ref attribute(PyObject* obj, const char* name) { return Ref::check(PyObject_GetAttr(obj, name_of(name))); }

@@ -131,9 +131,12 @@ void Pickler::save_global(PyObject* obj, PyObject* name_arg) {
     }
     Ref module_name = find_module_name(obj, name.get(), true);
 
-    Ref key = Ref::check(PyTuple_Pack(2, module_name.get(), name.get()));
+    // copyreg's extension codes: nearly always none registered.
     PyObject* code_obj = nullptr;
-    if (PyDict_GetItemRef(rt.extension_registry, key.get(), &code_obj) < 0) raise_error();
+    if (PyDict_GET_SIZE(rt.extension_registry) != 0) {
+        Ref key = Ref::check(PyTuple_Pack(2, module_name.get(), name.get()));
+        if (PyDict_GetItemRef(rt.extension_registry, key.get(), &code_obj) < 0) raise_error();
+    }
     if (code_obj != nullptr) {
         Ref owned = Ref::steal(code_obj);
         long value = PyLong_AsLong(code_obj);  // TypeError or OverflowError for a corrupt registry
