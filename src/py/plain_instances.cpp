@@ -3,13 +3,13 @@
 //   (copyreg.__newobj__, (cls,), obj.__dict__ or None)
 // (with __slots__ and no __dict__: (None, {slot: value}) as the state), and
 // the stdlib writes cls () NEWOBJ, then the state and BUILD. We write those
-// bytes directly, without the call and the tuple it builds. Whether a class qualifies is decided once per class and cached
-// under its version tag, which CPython changes whenever the class or one of
-// its bases is modified (a __reduce__ added later is noticed).
+// bytes directly, without the call and the tuple it builds. Whether a class
+// qualifies is decided once per class and cached under its version tag,
+// which CPython changes whenever the class or one of its bases is modified
+// (a __reduce__ added later is noticed).
+#include <initializer_list>
 #include <unordered_map>
 #include <vector>
-
-#include <initializer_list>
 
 #include "pickler.hpp"
 #include "recursion_guard.hpp"
@@ -119,7 +119,8 @@ Verdict decide(PyTypeObject* type) {
     // Slots and no __dict__: object.__getstate__ gives (None, {slot: value})
     // for the slots in copyreg._slotnames order that are set, or None.
     if (has_dict) return verdict;
-    Ref names = Ref::check(PyObject_CallOneArg(stdlib_attr("copyreg", "_slotnames"), reinterpret_cast<PyObject*>(type)));
+    PyObject* slotnames_of = stdlib_attr("copyreg", "_slotnames");
+    Ref names = Ref::check(PyObject_CallOneArg(slotnames_of, reinterpret_cast<PyObject*>(type)));
     if (!PyList_CheckExact(names.get())) return verdict;
     // object.__getstate__ refuses a layout larger than its slots explain.
     Py_ssize_t expected = PyBaseObject_Type.tp_basicsize + (type->tp_weaklistoffset > 0 ? sizeof(PyObject*) : 0) +
@@ -212,7 +213,8 @@ void Pickler::write_instance(PyObject* obj, bool has_state, WriteState&& write_s
 bool Pickler::save_plain_instance(PyObject* obj) {
     PyTypeObject* type = Py_TYPE(obj);
     const Verdict& verdict = verdict_of(type);
-    if (verdict.layout == Layout::slotted) return save_slotted_instance(obj, verdict.slotnames.get(), verdict.slot_offsets);
+    if (verdict.layout == Layout::slotted)
+        return save_slotted_instance(obj, verdict.slotnames.get(), verdict.slot_offsets);
     if (verdict.layout != Layout::dict) return false;
     PyObject** dict_ptr = _PyObject_GetDictPtr(obj);
     PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
@@ -284,7 +286,8 @@ bool Pickler::save_slotted_instance(PyObject* obj, PyObject* slotnames, const st
         PyObject* name = PyList_GET_ITEM(names.get(), i);
         PyObject* value = nullptr;
         if (direct) {
-            value = Py_XNewRef(*reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offsets[static_cast<std::size_t>(i)]));
+            char* slot = reinterpret_cast<char*>(obj) + offsets[static_cast<std::size_t>(i)];
+            value = Py_XNewRef(*reinterpret_cast<PyObject**>(slot));
         } else if (PyObject_GetOptionalAttr(obj, name, &value) < 0) {
             raise_error();
         }

@@ -175,8 +175,8 @@ bool Pickler::save_recursive_repr_wrapper(const FunctionParts& parts) {
         if (PyObject_GetOptionalAttr(user_function, name_of(name), &theirs) < 0) raise_error();
         Ref owned = Ref::steal(theirs);
         Ref ours = Ref::check(PyObject_GetAttr(parts.func.get(), name_of(name)));
-        if (!objects_equal(theirs ? theirs : Py_None, ours.get()) && PyDict_SetItem(changed.get(), name_of(name), ours.get()) < 0)
-            raise_error();
+        if (objects_equal(theirs ? theirs : Py_None, ours.get())) continue;
+        if (PyDict_SetItem(changed.get(), name_of(name), ours.get()) < 0) raise_error();
     }
     Ref fill = Ref::borrow(fillvalue);
     save_global_as(stdlib_attr("reprlib", "recursive_repr"), "reprlib", "recursive_repr");
