@@ -1,5 +1,6 @@
 #include "runtime.hpp"
 
+#include "dispatch_table_watch.hpp"
 #include "literal_cache.hpp"
 
 #include <cstring>
@@ -84,6 +85,7 @@ void init_runtime() {
     r.sys_modules = PyImport_GetModuleDict();
     Py_INCREF(r.sys_modules);
     r.copyreg_dispatch_table = attribute_of("copyreg", "dispatch_table");
+    DispatchTableWatch::start(r.copyreg_dispatch_table);  // optional: without it, a lookup per object
     r.extension_registry = attribute_of("copyreg", "_extension_registry");
     r.reverse_name_mapping = attribute_of("_compat_pickle", "REVERSE_NAME_MAPPING");
     r.reverse_import_mapping = attribute_of("_compat_pickle", "REVERSE_IMPORT_MAPPING");

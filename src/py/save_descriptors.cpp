@@ -2,8 +2,10 @@
 // their parts: classmethod, staticmethod and property objects, and the
 // sentinels that dataclasses compare by identity (written as references, so
 // `field.default is dataclasses.MISSING` still holds after loading).
+#include <algorithm>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "pickler.hpp"
 #include "runtime.hpp"
@@ -11,10 +13,17 @@
 namespace webpickle::py {
 namespace {
 
-// Module-level singletons that must stay themselves: object -> (module, name).
-const std::unordered_map<PyObject*, std::pair<const char*, const char*>>& identity_singletons() {
-    static std::unordered_map<PyObject*, std::pair<const char*, const char*>> table = [] {
-        std::unordered_map<PyObject*, std::pair<const char*, const char*>> built;
+// Module-level singletons that must stay themselves: object -> (module, name),
+// and their types, which are checked first (every instance of a plain class
+// passes here, and a scan of four pointers is cheaper than a hash lookup).
+struct IdentitySingletons {
+    std::unordered_map<PyObject*, std::pair<const char*, const char*>> by_object;
+    std::vector<PyTypeObject*> types;
+};
+
+const IdentitySingletons& identity_singletons() {
+    static IdentitySingletons table = [] {
+        IdentitySingletons built;
         for (const char* name : {"MISSING", "KW_ONLY", "_FIELD", "_FIELD_CLASSVAR", "_FIELD_INITVAR",
                                  "_HAS_DEFAULT_FACTORY"}) {
             PyObject* value = PyImport_ImportModuleAttrString("dataclasses", name);
@@ -22,7 +31,9 @@ const std::unordered_map<PyObject*, std::pair<const char*, const char*>>& identi
                 PyErr_Clear();  // a Python without this sentinel
                 continue;
             }
-            built.emplace(value, std::make_pair("dataclasses", name));  // kept for the process's life
+            built.by_object.emplace(value, std::make_pair("dataclasses", name));  // kept for the process's life
+            if (std::find(built.types.begin(), built.types.end(), Py_TYPE(value)) == built.types.end())
+                built.types.push_back(Py_TYPE(value));
         }
         return built;
     }();
@@ -85,9 +96,11 @@ bool Pickler::save_descriptor(PyObject* obj) {
 }
 
 bool Pickler::save_identity_singleton(PyObject* obj) {
-    const auto& singletons = identity_singletons();
-    auto found = singletons.find(obj);
-    if (found == singletons.end()) return false;
+    const IdentitySingletons& singletons = identity_singletons();
+    if (std::find(singletons.types.begin(), singletons.types.end(), Py_TYPE(obj)) == singletons.types.end())
+        return false;
+    auto found = singletons.by_object.find(obj);
+    if (found == singletons.by_object.end()) return false;
     save_global_as(obj, found->second.first, found->second.second);
     return true;
 }

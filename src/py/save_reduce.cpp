@@ -1,6 +1,7 @@
 // The general path: persistent ids, reducer_override, dispatch tables and
 // __reduce_ex__, and writing what a reduction returns, with the stdlib's
 // checks, messages and notes.
+#include "dispatch_table_watch.hpp"
 #include "pickler.hpp"
 #include "recursion_guard.hpp"
 #include "runtime.hpp"
@@ -92,8 +93,13 @@ bool Pickler::save_uncommon(PyObject* obj) {
     // are for C types (the plain-class verdict excludes them) or for
     // singletons of Python classes, which save_identity_singleton takes.
     if (save_identity_singleton(obj)) return false;
-    PyObject* table = overrides_.dispatch_table ? overrides_.dispatch_table : runtime().copyreg_dispatch_table;
-    Ref reducer = mapping_get(table, reinterpret_cast<PyObject*>(type));
+    const bool default_table = overrides_.dispatch_table == nullptr;
+    Ref reducer;
+    if (!default_table || !DispatchTableWatch::known_absent(type)) {
+        PyObject* table = default_table ? runtime().copyreg_dispatch_table : overrides_.dispatch_table;
+        reducer = mapping_get(table, reinterpret_cast<PyObject*>(type));
+        if (!reducer && default_table) DispatchTableWatch::remember_absent(type);
+    }
     if (!reducer && save_plain_instance(obj)) return false;
     if (save_descriptor(obj) || save_special(obj)) return false;
     if (reducer) {

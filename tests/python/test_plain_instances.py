@@ -267,3 +267,17 @@ class AnswersForItsClass:
 
 def test_a_reduce_hook_given_by_getattribute_is_used():
     assert pickle.loads(webpickle.dumps(AnswersForItsClass())) == "reduced by __getattribute__"
+
+
+def test_a_reducer_registered_with_copyreg_later_is_used():
+    import copyreg
+
+    # Instances of Later were written by the fast path first: the pickler now
+    # knows the dispatch table has no entry for the class, until it changes.
+    before = webpickle.dumps([Later(1), Later(2)])
+    copyreg.pickle(Later, lambda obj: (Later, (obj.n * 100,)))
+    try:
+        assert [x.n for x in pickle.loads(webpickle.dumps([Later(1), Later(2)]))] == [100, 200]
+    finally:
+        del copyreg.dispatch_table[Later]
+    assert webpickle.dumps([Later(1), Later(2)]) == before
