@@ -30,6 +30,7 @@ import traceback
 
 import webpickle
 
+from . import _wheel_source
 from ._batch import BatchMixin, check_timeout
 from ._task_future import TaskFuture
 
@@ -211,13 +212,12 @@ def _sources(index_url, wheel_url):
         "lockFileContents": pyodide_js.lockfile,
         "packageBaseUrl": pyodide_js.lockfileBaseUrl,
     }
-    source = wheel_url or getattr(pyodide_js.loadedPackages, "webpickle", None)
-    if source and source != "default channel":
-        if "/" not in source and not source.endswith(".whl"):
-            raise WorkerStartError(
-                f"webpickle was installed from {source!r}, which workers cannot load it from: "
-                "pass WorkerPool(wheel_url=...) with the URL of the webpickle wheel")
-        options["wheelURL"] = source
+    try:
+        wheel = _wheel_source.loadable(_wheel_source.worker_wheel(wheel_url, *_wheel_source.installed_state()))
+    except _wheel_source.WheelNotFoundError as exc:
+        raise WorkerStartError(str(exc)) from None
+    if wheel is not None:
+        options["wheelURL"] = wheel
     return options
 
 
@@ -235,7 +235,8 @@ class WorkerPool(BatchMixin):
     timeout: seconds a task may run (default None: no limit). A task past it
         raises TimeoutError; its worker is stopped and replaced.
     wheel_url: where workers load webpickle from (default: where this
-        Pyodide installed it from).
+        Pyodide installed it from, see _wheel_source); a query or fragment
+        (micropip's "?sha256=...") is dropped.
 
     Workers start at once, in parallel; tasks queue until one is free.
     """
