@@ -33,6 +33,8 @@ async function main(argv) {
     `wheel installed in ${(wheelMs / 1000).toFixed(2)} s`);
 
   mountHostDir(pyodide, testsDir);
+  // bench/corpus.py: test_stream_digests.py pins the streams of the benchmark corpus.
+  mountHostDir(pyodide, path.join(projectRoot, "bench"));
   if (!pythonTests.startsWith(testsDir + path.sep)) mountHostDir(pyodide, pythonTests);
   // The shim becomes the module `pytest`, in site-packages like the real one.
   const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
