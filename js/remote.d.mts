@@ -20,10 +20,13 @@ export declare const RemoteErrorName: Readonly<{
 
 /** The protocol's header names. */
 export declare const Header: Readonly<{
+  SERVER: "X-Webpickle-Server";
   TIMESTAMP: "X-Webpickle-Timestamp";
   NONCE: "X-Webpickle-Nonce";
   PYTHON: "X-Webpickle-Python";
   TIMEOUT: "X-Webpickle-Timeout";
+  BODY_LENGTH: "X-Webpickle-Body-Length";
+  BODY_SHA256: "X-Webpickle-Body-SHA256";
   SIGNATURE: "X-Webpickle-Signature";
   RAISED: "X-Webpickle-Raised";
 }>;
@@ -68,6 +71,8 @@ export function callRemote(url: string, key: RemoteKey, payload: Uint8Array | Ar
 export function importKey(key: RemoteKey): Promise<CryptoKey>;
 
 export interface SignRequestOptions {
+  /** The server's id, from its /health (serverId()). Required. */
+  server: string;
   /** Default: "POST". */
   method?: string;
   /** Path and query the request is sent to. Default: "/call". */
@@ -83,8 +88,15 @@ export interface SignRequestOptions {
   nonce?: string;
 }
 
-/** The five X-Webpickle-* headers that sign a request. */
+/** The eight X-Webpickle-* headers that sign a request (the body's length and digest among them). */
 export function signRequest(key: RemoteKey, options: SignRequestOptions): Promise<Record<string, string>>;
+
+/**
+ * The id of the server at `url`, from its /health; remembered per server, and
+ * asked again when `stale` is the id remembered (the server restarted).
+ */
+export function serverId(url: string, options?: { fetch?: typeof fetch; signal?: AbortSignal; stale?: string })
+  : Promise<string>;
 
 /** Whether a reply's headers sign it, for the request that carried `nonce`. */
 export function responseIsAuthentic(key: RemoteKey, reply: {

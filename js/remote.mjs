@@ -13,7 +13,8 @@
 // back only when its signature holds. Python callers in Pyodide or CPython use
 // webpickle.remote.RemoteExecutor instead.
 
-import { Header, MIN_KEY_BYTES, RemoteErrorName, requestText, responseText } from "./remote_protocol.mjs";
+import { Header, MIN_KEY_BYTES, RemoteErrorName, requestText, responseText, SERVER_MISMATCH }
+  from "./remote_protocol.mjs";
 
 export { Header, RemoteErrorName } from "./remote_protocol.mjs";
 
@@ -72,24 +73,55 @@ function newNonce() {
 }
 
 /**
- * The headers that sign a request. Options: method ("POST"), path ("/call"),
- * body (bytes), python ("3.14", required), timeout (seconds, or null for none),
- * and for tests now (seconds) and nonce.
+ * The headers that sign a request. Options: server (the server's id, from its
+ * /health; required), method ("POST"), path ("/call"), body (bytes), python
+ * ("3.14", required), timeout (seconds, or null for none), and for tests now
+ * (seconds) and nonce.
  */
-export async function signRequest(key, { method = "POST", path = "/call", body, python, timeout = null,
+export async function signRequest(key, { server, method = "POST", path = "/call", body, python, timeout = null,
   now = Date.now() / 1000, nonce = newNonce() }) {
   if (typeof python !== "string" || !/^\d+\.\d+$/.test(python)) {
     throw new TypeError(`python must be the Python minor version that pickled the body, e.g. "3.14", ` +
       `not ${JSON.stringify(python)}`);
   }
+  if (typeof server !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(server)) {
+    throw new TypeError(`server must be the server's id from its /health, not ${JSON.stringify(server)}`);
+  }
   const cryptoKey = await importKey(key);
-  const timestamp = String(Math.floor(now));
-  const timeoutText = timeout == null ? "" : String(timeout);
-  const text = requestText({ method, path, timestamp, nonce, python, timeout: timeoutText,
-    bodyHash: await sha256Hex(asBytes(body)) });
-  const signature = hex(await subtle().sign("HMAC", cryptoKey, encoder.encode(text)));
-  return { [Header.TIMESTAMP]: timestamp, [Header.NONCE]: nonce, [Header.PYTHON]: python,
-    [Header.TIMEOUT]: timeoutText, [Header.SIGNATURE]: signature };
+  const bytes = asBytes(body);
+  const fields = { server, timestamp: String(Math.floor(now)), nonce, python,
+    timeout: timeout == null ? "" : String(timeout), bodyLength: String(bytes.length),
+    bodyHash: await sha256Hex(bytes) };
+  const signature = hex(await subtle().sign("HMAC", cryptoKey, encoder.encode(requestText({ method, path,
+    ...fields }))));
+  return { [Header.SERVER]: server, [Header.TIMESTAMP]: fields.timestamp, [Header.NONCE]: nonce,
+    [Header.PYTHON]: python, [Header.TIMEOUT]: fields.timeout, [Header.BODY_LENGTH]: fields.bodyLength,
+    [Header.BODY_SHA256]: fields.bodyHash, [Header.SIGNATURE]: signature };
+}
+
+/** Server ids by /health URL: asked once per server, and again after it restarts. */
+const serverIds = new Map();
+
+/** The id of the server at `url` (its /health's server_id); asked again when `stale` is the one known. */
+export async function serverId(url, { fetch = globalThis.fetch, signal, stale } = {}) {
+  const healthURL = String(new URL("health", url.endsWith("/") ? url : `${url}/`));
+  const known = serverIds.get(healthURL);
+  if (known !== undefined && known !== stale) return known;
+  let response;
+  try {
+    response = await fetch(healthURL, { redirect: "error", signal });
+  } catch (error) {
+    if (error?.name === "AbortError" && signal?.aborted) throw error;
+    throw makeError(RemoteErrorName.REMOTE, `could not reach the server at ${healthURL}: ${error?.message ?? error} ` +
+      "(in a browser: is the page's origin given to the server with --allow-origin?)", { cause: error });
+  }
+  const id = response.ok ? (await response.json().catch(() => ({}))).server_id : undefined;
+  if (typeof id !== "string") {
+    throw makeError(RemoteErrorName.REMOTE, `${healthURL} answered HTTP ${response.status} with no server id: ` +
+      "is it a webpickle server of this version?", { status: response.status });
+  }
+  serverIds.set(healthURL, id);
+  return id;
 }
 
 /** Whether a reply is signed with key for the request that had `nonce` (headers: a Headers or a plain object). */
@@ -110,13 +142,27 @@ export async function responseIsAuthentic(key, { status, headers, nonce, body })
  * RemoteErrorName (and .status, the HTTP status, when there was an answer).
  * Options: python (required: the Python minor version that pickled the
  * payload), timeout (milliseconds the call may run; default none), signal
- * (an AbortSignal), fetch (default: globalThis.fetch).
+ * (an AbortSignal), fetch (default: globalThis.fetch). The request is signed
+ * for the server's id, asked of its /health once and again if it restarted.
  */
 export async function callRemote(url, key, payload, { python, timeout = null, signal, fetch = globalThis.fetch } = {}) {
-  const callURL = new URL("call", url.endsWith("/") ? url : `${url}/`);
   const cryptoKey = await importKey(key);
+  let server = await serverId(url, { fetch, signal });
+  let outcome = await postCall(url, cryptoKey, payload, { server, python, timeout, signal, fetch });
+  if (outcome.kind === SERVER_MISMATCH) {
+    // The server restarted since its id was asked: it refused the call without running it.
+    server = await serverId(url, { fetch, signal, stale: server });
+    outcome = await postCall(url, cryptoKey, payload, { server, python, timeout, signal, fetch });
+  }
+  if (outcome.error) throw outcome.error;
+  return outcome.reply;
+}
+
+/** One signed POST /call: {reply} or {error, kind}. */
+async function postCall(url, cryptoKey, payload, { server, python, timeout, signal, fetch }) {
+  const callURL = new URL("call", url.endsWith("/") ? url : `${url}/`);
   const body = asBytes(payload);
-  const headers = await signRequest(cryptoKey, { path: callURL.pathname + callURL.search, body, python,
+  const headers = await signRequest(cryptoKey, { server, path: callURL.pathname + callURL.search, body, python,
     timeout: timeout == null ? null : timeout / 1000 });
   const signals = [signal, timeout == null ? null : AbortSignal.timeout(timeout + TIMEOUT_GRACE_MS)].filter(Boolean);
   let response;
@@ -140,9 +186,9 @@ export async function callRemote(url, key, payload, { python, timeout = null, si
       throw makeError(RemoteErrorName.AUTHENTICATION, "the server's reply is not signed with the key, or not " +
         "for this request (altered or replayed on the way?): refused", { status: 200 });
     }
-    return { payload: reply, raised: response.headers.get(Header.RAISED) === "1" };
+    return { reply: { payload: reply, raised: response.headers.get(Header.RAISED) === "1" } };
   }
-  throw errorFromReply(response.status, reply, authentic);
+  return errorFromReply(response.status, reply, authentic);
 }
 
 function errorFromReply(status, reply, authentic) {
@@ -153,7 +199,9 @@ function errorFromReply(status, reply, authentic) {
   } catch {
     message = `HTTP ${status}: ${new TextDecoder().decode(reply.subarray(0, 300))}`;
   }
-  if (!authentic && ![401, 403, 413].includes(status)) message += " (this answer is not signed by the server)";
-  const known = Object.values(RemoteErrorName).includes(kind) ? kind : RemoteErrorName.REMOTE;
-  return makeError(status === 504 ? RemoteErrorName.TIMEOUT : known, message, { status, signed: authentic });
+  if (!authentic && ![401, 403].includes(status)) message += " (this answer is not signed by the server)";
+  const name = status === 504 ? RemoteErrorName.TIMEOUT
+    : kind === SERVER_MISMATCH ? RemoteErrorName.AUTHENTICATION
+    : Object.values(RemoteErrorName).includes(kind) ? kind : RemoteErrorName.REMOTE;
+  return { kind, error: makeError(name, message, { status, signed: authentic }) };
 }

@@ -10,12 +10,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
 import { callRemote, Header, importKey, RemoteErrorName, responseIsAuthentic, signRequest } from "../remote.mjs";
-import { requestText, responseText } from "../remote_protocol.mjs";
+import { requestText, responseText, SERVER_MISMATCH } from "../remote_protocol.mjs";
 
 const VECTOR_KEY = "webpickle-known-answer-key-0001";
 const VECTOR_NONCE = "0123456789abcdef0123456789abcdef";
 const bytes = (...values) => Uint8Array.from(values);
-const REQUEST_SIGNATURE = "f38f976efd51bc00d9e3a9d97f9bd4035077d48b13328a27ed29737cf8d968cd";
+const VECTOR_SERVER = "server-id-0123456789";
+const REQUEST_SIGNATURE = "137209935d79799ed852d9e5213da8a178be50c8aac22eaef1c7e3934daafc89";
 const RESPONSE_VECTORS = [
   { status: 200, timestamp: "1700000001", raised: "0", body: bytes(0x80, 0x05, 0x4b, 0x07, 0x2e),
     signature: "9837ba97bcf7e2fd04bc77352114ce002c5da933d8ae8bfd72e2902383f73a8d" },
@@ -25,11 +26,13 @@ const RESPONSE_VECTORS = [
 const KEY = "a-test-key-for-the-fake-server-0123";
 
 test("request vector: the same signature as webpickle._signing", async () => {
-  const headers = await signRequest(VECTOR_KEY, { body: bytes(0x80, 0x05, 0x4e, 0x2e), python: "3.14",
+  const body = bytes(0x80, 0x05, 0x4e, 0x2e);
+  const headers = await signRequest(VECTOR_KEY, { server: VECTOR_SERVER, body, python: "3.14",
     timeout: 2.5, now: 1700000000.9, nonce: VECTOR_NONCE });
   assert.deepEqual(headers, {
-    [Header.TIMESTAMP]: "1700000000", [Header.NONCE]: VECTOR_NONCE, [Header.PYTHON]: "3.14",
-    [Header.TIMEOUT]: "2.5", [Header.SIGNATURE]: REQUEST_SIGNATURE,
+    [Header.SERVER]: VECTOR_SERVER, [Header.TIMESTAMP]: "1700000000", [Header.NONCE]: VECTOR_NONCE,
+    [Header.PYTHON]: "3.14", [Header.TIMEOUT]: "2.5", [Header.BODY_LENGTH]: "4",
+    [Header.BODY_SHA256]: createHash("sha256").update(body).digest("hex"), [Header.SIGNATURE]: REQUEST_SIGNATURE,
   });
 });
 
@@ -52,9 +55,10 @@ test("response vectors verify, and fail when anything they cover changes", async
 
 test("canonical texts are the documented lines, hashed with node:crypto as a second opinion", () => {
   const body = Buffer.from([0x80, 0x05, 0x4e, 0x2e]);
-  const text = requestText({ method: "post", path: "/call", timestamp: 1700000000, nonce: VECTOR_NONCE,
-    python: "3.14", timeout: "2.5", bodyHash: createHash("sha256").update(body).digest("hex") });
-  assert.equal(text.split("\n")[0], "webpickle-request-v1");
+  const text = requestText({ method: "post", path: "/call", server: VECTOR_SERVER, timestamp: 1700000000,
+    nonce: VECTOR_NONCE, python: "3.14", timeout: "2.5", bodyLength: 4,
+    bodyHash: createHash("sha256").update(body).digest("hex") });
+  assert.equal(text.split("\n")[0], "webpickle-request-v2");
   assert.equal(text.split("\n")[1], "POST");
   assert.equal(createHmac("sha256", VECTOR_KEY).update(text).digest("hex"), REQUEST_SIGNATURE);
   const reply = responseText({ status: 409, timestamp: "1700000001", nonce: VECTOR_NONCE, raised: "",
@@ -64,7 +68,9 @@ test("canonical texts are the documented lines, hashed with node:crypto as a sec
 
 test("keys: short ones and a missing python version are refused with what to do", async () => {
   await assert.rejects(importKey("short"), /the key has 5 bytes; use at least 16/);
-  await assert.rejects(signRequest(KEY, { body: bytes(1) }), /python must be the Python minor version/);
+  await assert.rejects(signRequest(KEY, { server: VECTOR_SERVER, body: bytes(1) }),
+    /python must be the Python minor version/);
+  await assert.rejects(signRequest(KEY, { body: bytes(1), python: "3.14" }), /server must be the server's id/);
   const cryptoKey = await importKey(new TextEncoder().encode(KEY));
   assert.equal(cryptoKey.algorithm.name, "HMAC");
   assert.equal(await importKey(cryptoKey), cryptoKey);
@@ -75,16 +81,24 @@ test("keys: short ones and a missing python version are refused with what to do"
  * server would, then answers with `answer(request)`'s {status, body, raised},
  * signed unless `tamper` changes it afterwards.
  */
-function fakeServer({ answer, tamper = (reply) => reply, key = KEY }) {
+let fakeServers = 0;
+
+function fakeServer({ answer, tamper = (reply) => reply, key = KEY, ids = [`fake-server-${++fakeServers}-0123456789`] }) {
   const seen = [];
-  const fetch = async (url, init) => {
+  const fetch = async (url, init = {}) => {
+    if (new URL(url).pathname.endsWith("/health")) {
+      seen.push({ url: String(url), health: true });
+      return Response.json({ status: "ok", server_id: ids[0] });
+    }
     const headers = new Headers(init.headers);
     const body = new Uint8Array(init.body);
     const expected = createHmac("sha256", key).update(requestText({
-      method: init.method, path: new URL(url).pathname, timestamp: headers.get(Header.TIMESTAMP),
-      nonce: headers.get(Header.NONCE), python: headers.get(Header.PYTHON), timeout: headers.get(Header.TIMEOUT),
+      method: init.method, path: new URL(url).pathname, server: headers.get(Header.SERVER),
+      timestamp: headers.get(Header.TIMESTAMP), nonce: headers.get(Header.NONCE), python: headers.get(Header.PYTHON),
+      timeout: headers.get(Header.TIMEOUT), bodyLength: headers.get(Header.BODY_LENGTH),
       bodyHash: createHash("sha256").update(body).digest("hex") })).digest("hex");
-    seen.push({ url: String(url), headers, body, signed: expected === headers.get(Header.SIGNATURE) });
+    seen.push({ url: String(url), headers, body, signed: expected === headers.get(Header.SIGNATURE)
+      && headers.get(Header.BODY_LENGTH) === String(body.length) });
     const { status, body: replyBody, raised } = answer(seen.at(-1));
     const timestamp = String(Math.floor(Date.now() / 1000));
     const signature = createHmac("sha256", key).update(responseText({ status, timestamp,
@@ -94,7 +108,7 @@ function fakeServer({ answer, tamper = (reply) => reply, key = KEY }) {
       [Header.SIGNATURE]: signature } });
     return new Response(reply.body, { status: reply.status, headers: reply.headers });
   };
-  return { fetch, seen };
+  return { fetch, seen, ids };
 }
 
 test("callRemote signs the request and hands back a verified reply", async () => {
@@ -102,8 +116,10 @@ test("callRemote signs the request and hands back a verified reply", async () =>
   const reply = await callRemote("http://127.0.0.1:1/base", KEY, bytes(9, 9), { python: "3.14", timeout: 1500,
     fetch: server.fetch });
   assert.deepEqual(reply, { payload: bytes(1, 2, 3), raised: true });
-  const [request] = server.seen;
+  const [health, request] = server.seen;
+  assert.equal(health.url, "http://127.0.0.1:1/base/health");
   assert.equal(request.url, "http://127.0.0.1:1/base/call");
+  assert.equal(request.headers.get(Header.SERVER), server.ids[0]);
   assert.equal(request.signed, true);
   assert.equal(request.headers.get(Header.TIMEOUT), "1.5");
   assert.match(request.headers.get(Header.NONCE), /^[0-9a-f]{32}$/);
@@ -154,6 +170,27 @@ test("callRemote turns error answers into named Errors with the server's message
     tamper: (reply) => ({ ...reply, headers: {} }) });
   await assert.rejects(callRemote("http://127.0.0.1:1/", KEY, bytes(1), { python: "3.14", fetch: unsigned.fetch }),
     (error) => error.signed === false && /not signed by the server/.test(error.message));
+});
+
+test("callRemote asks a restarted server for its new id once, and signs the call again for it", async () => {
+  const json = (kind, message) => new TextEncoder().encode(JSON.stringify({ error: kind, message }));
+  const server = fakeServer({ answer: ({ headers }) => (headers.get(Header.SERVER) === server.ids[0]
+    ? { status: 200, body: bytes(7), raised: "0" }
+    : { status: 401, body: json(SERVER_MISMATCH, "signed for another server"), raised: "" }) });
+  assert.deepEqual(await callRemote("http://127.0.0.1:2/", KEY, bytes(1), { python: "3.14", fetch: server.fetch }),
+    { payload: bytes(7), raised: false });
+  server.ids[0] = "restarted-server-0123456789"; // the server restarted: callRemote still signs for the old id
+  assert.deepEqual(await callRemote("http://127.0.0.1:2/", KEY, bytes(1), { python: "3.14", fetch: server.fetch }),
+    { payload: bytes(7), raised: false });
+  const servers = server.seen.filter((r) => !r.health).map((r) => r.headers.get(Header.SERVER));
+  assert.deepEqual(servers, [servers[0], servers[0], "restarted-server-0123456789"]);
+  assert.equal(server.seen.filter((r) => r.health).length, 2);
+  // A server whose id keeps changing is not asked for ever: the second refusal is the answer.
+  const fickle = fakeServer({ answer: () => ({ status: 401, body: json(SERVER_MISMATCH, "another server"),
+    raised: "" }) });
+  await assert.rejects(callRemote("http://127.0.0.1:3/", KEY, bytes(1), { python: "3.14", fetch: fickle.fetch }),
+    { name: RemoteErrorName.AUTHENTICATION, status: 401 });
+  assert.equal(fickle.seen.filter((r) => !r.health).length, 2);
 });
 
 test("callRemote reports an unreachable server as RemoteError", async () => {

@@ -62,7 +62,8 @@ class RemoteWorkerCrashedError(RemoteError):
     """The process (or Dask worker) running the call died: a segfault, memory past its cap, ..."""
 
 
-_ERRORS = {"AuthenticationError": AuthenticationError, "VersionMismatchError": VersionMismatchError,
+_ERRORS = {"AuthenticationError": AuthenticationError, "ServerMismatchError": AuthenticationError,
+           "VersionMismatchError": VersionMismatchError,
            "PayloadTooLargeError": PayloadTooLargeError, "WorkerCrashedError": RemoteWorkerCrashedError}
 # Seconds the client waits past a call's timeout for the server's own 504 before giving up itself.
 _TIMEOUT_GRACE_S = 30
@@ -97,16 +98,31 @@ class RemoteExecutor(BatchMixin):
         self._transport = _PyodideTransport() if _in_pyodide() else _AiohttpTransport(concurrency)
         self._calls = set()
         self._closed = False
+        self._server_id = None  # from /health: every request is signed for this server, in this run of it
+        self._server_id_lock = asyncio.Lock()
 
     def __repr__(self):  # never the key
         return f"<RemoteExecutor {self.url}>"
 
     async def health(self):
-        """The server's /health answer: {"status", "python", "python_minor", "webpickle"} (unsigned: informative)."""
+        """The server's /health answer: {"status", "server_id", "python", "python_minor", "webpickle"}
+        (unsigned: informative; "problems" too when status is "degraded")."""
         status, _, body = await self._transport.request("GET", self.url + "health", {}, None, None)
         if status != 200:
             raise RemoteError(f"{self.url}health answered HTTP {status}: {body[:200]!r}", status)
-        return json.loads(body)
+        info = json.loads(body)
+        self._server_id = info.get("server_id")
+        return info
+
+    async def _current_server_id(self, stale=None):
+        """The server's id, asked of /health once (and again when the server said stale is not its id)."""
+        async with self._server_id_lock:
+            if self._server_id is None or self._server_id == stale:
+                await self.health()
+                if not _signing.server_id_is_well_formed(self._server_id):
+                    raise RemoteError(f"{self.url}health gave no server id: is it a webpickle server of this "
+                                      "version?")
+            return self._server_id
 
     async def ready(self):
         """Check that the server answers and runs this Python minor version; returns its health().
@@ -171,19 +187,28 @@ class RemoteExecutor(BatchMixin):
 
     async def _send(self, payload, timeout):
         async with self._slots:
-            # Signed only now: a request that waited here longer than the window would be refused.
-            headers = _signing.sign_request(self._key, "POST", self._call_path, payload, timeout)
-            headers["Content-Type"] = "application/octet-stream"
-            limit = None if timeout is None else timeout + _TIMEOUT_GRACE_S
-            try:
-                status, reply_headers, body = await self._transport.request(
-                    "POST", self.url + "call", headers, payload, limit)
-            except TimeoutError:
-                if limit is None:
-                    raise
-                raise TimeoutError(f"no answer from {self.url} within {limit:g} s (the call's timeout "
-                                   f"is {timeout:g} s)") from None
-        return _reply(self._key, status, reply_headers, headers[_signing.NONCE], body)
+            server = await self._current_server_id()
+            status, reply_headers, body, nonce = await self._post(server, payload, timeout)
+            if status == 401 and _error_kind(body) == "ServerMismatchError":
+                # The server restarted (a new id) since we asked: it refused without running the call.
+                server = await self._current_server_id(stale=server)
+                status, reply_headers, body, nonce = await self._post(server, payload, timeout)
+        return _reply(self._key, status, reply_headers, nonce, body)
+
+    async def _post(self, server, payload, timeout):
+        # Signed only now: a request that waited for a slot longer than the window would be refused.
+        headers = _signing.sign_request(self._key, "POST", self._call_path, server, payload, timeout)
+        headers["Content-Type"] = "application/octet-stream"
+        limit = None if timeout is None else timeout + _TIMEOUT_GRACE_S
+        try:
+            status, reply_headers, body = await self._transport.request(
+                "POST", self.url + "call", headers, payload, limit)
+        except TimeoutError:
+            if limit is None:
+                raise
+            raise TimeoutError(f"no answer from {self.url} within {limit:g} s (the call's timeout "
+                               f"is {timeout:g} s)") from None
+        return status, reply_headers, body, headers[_signing.NONCE]
 
     def shutdown(self):
         """Cancel the calls not finished and refuse new ones; close() also frees the connections."""
@@ -209,6 +234,14 @@ class RemoteExecutor(BatchMixin):
         if exc_type is None and pending:
             await asyncio.gather(*pending, return_exceptions=True)
         await self.close()
+
+
+def _error_kind(body):
+    """The "error" of a JSON error answer, or None."""
+    try:
+        return json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _reply(key, status, headers, nonce, body):
@@ -238,7 +271,7 @@ def _reply(key, status, headers, nonce, body):
         kind, message = error["error"], error["message"]
     except (ValueError, KeyError, TypeError):
         kind, message = "", f"HTTP {status}: {body[:300].decode(errors='replace')}"
-    if not authentic and status not in (401, 403, 413):  # those are answered before the key is proven
+    if not authentic and status not in (401, 403):  # those are answered before the key is proven
         message += " (this answer is not signed by the server)"
     if status == 504 or kind == "TimeoutError":
         raise TimeoutError(message)

@@ -5,6 +5,8 @@ test asserts a speed.
 """
 
 import asyncio
+import functools
+import hashlib
 import http.client
 import json
 import os
@@ -61,6 +63,11 @@ class Server:
             raise RuntimeError(f"the server did not start (stdout {line!r}); its log:\n{self.log()}")
         return line[len(prefix):].strip()
 
+    @functools.cached_property
+    def server_id(self):
+        """The id this run of the server signs into its requests (from its /health)."""
+        return health(self)["server_id"]
+
     def log(self):
         return self.log_path.read_text()  # the server writes it; this process never does
 
@@ -110,18 +117,35 @@ def post(server, body, headers, path="/call"):
         connection.close()
 
 
-def signed_headers(body, key=KEY, **overrides):
-    """Headers signing a POST /call of body, with fields optionally replaced before signing
-    (now=..., nonce=..., python=..., timeout=...)."""
-    python = overrides.pop("python", _signing.python_version())
-    timeout = overrides.pop("timeout", "")
-    timestamp = str(int(overrides.pop("now", time.time())))
-    nonce = overrides.pop("nonce", _signing.new_nonce())
+def signed_headers(server, body, key=KEY, **overrides):
+    """Headers signing a POST /call of body for server (a Server, or a server id), with fields
+    optionally replaced before signing: server_id=, timestamp= (text, sent as it is), now=,
+    nonce=, python=, timeout=, length=, digest=."""
+    fields = {
+        _signing.SERVER: overrides.pop("server_id", getattr(server, "server_id", server)),
+        _signing.TIMESTAMP: overrides.pop("timestamp", None) or str(int(overrides.pop("now", time.time()))),
+        _signing.NONCE: overrides.pop("nonce", _signing.new_nonce()),
+        _signing.PYTHON: overrides.pop("python", _signing.python_version()),
+        _signing.TIMEOUT: overrides.pop("timeout", ""),
+        _signing.BODY_LENGTH: overrides.pop("length", str(len(body))),
+        _signing.BODY_SHA256: overrides.pop("digest", hashlib.sha256(body).hexdigest()),
+    }
     assert not overrides, overrides
-    signature = _signing.request_signature(_signing.key_bytes(key), "POST", "/call", timestamp, nonce, python,
-                                           timeout, body)
-    return {_signing.TIMESTAMP: timestamp, _signing.NONCE: nonce, _signing.PYTHON: python,
-            _signing.TIMEOUT: timeout, _signing.SIGNATURE: signature}
+    fields[_signing.SIGNATURE] = _signing.request_signature(_signing.key_bytes(key), "POST", "/call",
+                                                            *fields.values())
+    return fields
+
+
+def health(server):
+    """The server's GET /health answer, parsed."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=CALL_TIMEOUT_S)
+    try:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        assert response.status == 200, response.status
+        return json.loads(response.read())
+    finally:
+        connection.close()
 
 
 class WritesFile:

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import webpickle
+from webpickle import _signing
 from remote_support import KEY, run
 from webpickle.remote import PayloadTooLargeError, RemoteError, RemoteExecutor, RemoteTraceback
 
@@ -148,12 +149,14 @@ def test_unpicklable_arguments_and_results(server):
     run(main())
 
 
-def test_health_names_versions_only(server):
+def test_health_names_the_server_id_and_versions_only(server):
     async def main():
         async with RemoteExecutor(server.url, KEY) as executor:
             return await executor.health()
 
     info = run(main())
+    server_id = info.pop("server_id")
+    assert _signing.server_id_is_well_formed(server_id)
     assert info == {"status": "ok", "python": "%d.%d.%d" % sys.version_info[:3],
                     "python_minor": "%d.%d" % sys.version_info[:2], "webpickle": webpickle.__version__}
 

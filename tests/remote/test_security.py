@@ -37,7 +37,7 @@ def test_signed_request_runs_and_its_unpickling_writes_the_file(server, tmp_path
     # The positive control: the same gadget as below, correctly signed, is unpickled.
     target = tmp_path / "written"
     body = gadget_call(target)
-    status, headers, reply = post(server, body, signed_headers(body))
+    status, headers, reply = post(server, body, signed_headers(server, body))
     assert status == 200
     assert lines_in(target) == 1
     assert headers[_signing.RAISED] == "0"
@@ -49,16 +49,16 @@ def test_unsigned_wrong_key_tampered_stale_and_future_requests_are_never_unpickl
     target = tmp_path / "never"
     body = gadget_call(target)
     refused(server, body, {}, 401, "the request is not signed")
-    refused(server, body, signed_headers(body, key="another-key-of-sufficient-length"), 401,
+    refused(server, body, signed_headers(server, body, key="another-key-of-sufficient-length"), 401,
             "the signature does not match")
     other = gadget_call(tmp_path / "other")
-    refused(server, body, signed_headers(other), 401, "the signature does not match")  # body swapped
+    refused(server, body, signed_headers(server, other), 401, "the signature does not match")  # body swapped
     tampered = bytearray(body)
     tampered[-10] ^= 1
-    refused(server, bytes(tampered), signed_headers(body), 401, "the signature does not match")
-    refused(server, body, signed_headers(body, now=time.time() - 3600), 401, "behind the server's clock")
-    refused(server, body, signed_headers(body, now=time.time() + 3600), 401, "ahead of the server's clock")
-    headers = signed_headers(body)
+    refused(server, bytes(tampered), signed_headers(server, body), 401, "the signature does not match")
+    refused(server, body, signed_headers(server, body, now=time.time() - 3600), 401, "behind the server's clock")
+    refused(server, body, signed_headers(server, body, now=time.time() + 3600), 401, "ahead of the server's clock")
+    headers = signed_headers(server, body)
     headers[_signing.TIMEOUT] = "60"  # a signed header changed after signing
     refused(server, body, headers, 401, "the signature does not match")
     assert lines_in(target) == 0
@@ -67,7 +67,7 @@ def test_unsigned_wrong_key_tampered_stale_and_future_requests_are_never_unpickl
 def test_a_replayed_request_is_refused(server, tmp_path):
     target = tmp_path / "once"
     body = gadget_call(target)
-    headers = signed_headers(body)
+    headers = signed_headers(server, body)
     assert post(server, body, headers)[0] == 200
     assert lines_in(target) == 1
     refused(server, body, headers, 401, "the request is a replay")
@@ -77,12 +77,12 @@ def test_a_replayed_request_is_refused(server, tmp_path):
 def test_wrong_python_version_is_409_naming_both_versions(server, tmp_path):
     target = tmp_path / "never"
     body = gadget_call(target)
-    headers = signed_headers(body, python="3.13")
+    headers = signed_headers(server, body, python="3.13")
     reply_headers = refused(server, body, headers, 409, f"this server runs Python {_signing.python_version()} "
                                                          "and the client runs Python 3.13")
     assert lines_in(target) == 0
     # Answered after the key was proven: signed, and bound to the request's nonce.
-    _, _, reply = post(server, body, signed_headers(body, python="3.13"))  # a fresh nonce, same answer
+    _, _, reply = post(server, body, signed_headers(server, body, python="3.13"))  # a fresh nonce, same answer
     assert _signing.response_is_authentic(_signing.key_bytes(KEY), 409, reply_headers, headers[_signing.NONCE],
                                           reply)
 
@@ -92,7 +92,7 @@ def test_oversize_body_is_413_by_content_length_before_reading(server):
     connection = http.client.HTTPConnection(server.host, server.port, timeout=CALL_TIMEOUT_S)
     try:
         connection.putrequest("POST", "/call")
-        for name, value in signed_headers(b"x").items():
+        for name, value in signed_headers(server, b"x", length=str(50 * 10**6)).items():
             connection.putheader(name, value)
         connection.putheader("Content-Length", str(50 * 10**6))
         connection.endheaders()
@@ -109,7 +109,7 @@ def test_oversize_chunked_body_is_413_while_reading(server, tmp_path):
     connection = http.client.HTTPConnection(server.host, server.port, timeout=CALL_TIMEOUT_S)
     try:
         chunks = (body[i:i + 65536] for i in range(0, len(body), 65536))
-        connection.request("POST", "/call", body=chunks, headers=signed_headers(body), encode_chunked=True)
+        connection.request("POST", "/call", body=chunks, headers=signed_headers(server, body), encode_chunked=True)
         response = connection.getresponse()
         assert response.status == 413
     except (BrokenPipeError, ConnectionResetError):
@@ -161,7 +161,7 @@ async def _serve(routes):
 
 async def _through_tamperer(server, mode, calls):
     tamperer = _Tamperer(server.url, mode)
-    health = {"status": "ok", "python_minor": _signing.python_version()}
+    health = {"status": "ok", "python_minor": _signing.python_version(), "server_id": server.server_id}
 
     async def answer_health(request):
         return web.json_response(health)
@@ -216,7 +216,7 @@ def test_client_with_the_wrong_key_gets_authentication_error(server):
 
 
 def test_neither_the_key_nor_signatures_appear_in_the_log(server):
-    headers = signed_headers(b"not a pickle")
+    headers = signed_headers(server, b"not a pickle")
     status, _, reply = post(server, b"not a pickle", headers)
     assert status == 200  # unpickling failed in the worker: the call's exception comes back
     exc, text = webpickle.loads(reply)

@@ -91,7 +91,7 @@ def test_cors_preflight_and_replies_for_an_allowed_origin(server):
     assert set(_signing.REQUEST_HEADERS) <= set(headers["Access-Control-Allow-Headers"].split(", "))
     assert headers["Access-Control-Allow-Private-Network"] == "true"
     body = b"\x80\x05N."  # None: not a call; the reply carries its exception
-    status, headers, _ = request(server, "POST", "/call", {"Origin": ALLOWED, **signed_headers(body)}, body)
+    status, headers, _ = request(server, "POST", "/call", {"Origin": ALLOWED, **signed_headers(server, body)}, body)
     assert status == 200 and headers["Access-Control-Allow-Origin"] == ALLOWED
     assert set(headers["Access-Control-Expose-Headers"].split(", ")) == set(_signing.RESPONSE_HEADERS)
 
@@ -102,7 +102,7 @@ def test_other_origins_are_refused_before_anything_runs(server, tmp_path):
     status, headers, _ = request(server, "OPTIONS", "/call", {"Origin": "http://evil.test",
                                                               "Access-Control-Request-Method": "POST"})
     assert status == 403 and "Access-Control-Allow-Origin" not in headers
-    status, _, reply = request(server, "POST", "/call", {"Origin": "http://evil.test", **signed_headers(body)}, body)
+    status, _, reply = request(server, "POST", "/call", {"Origin": "http://evil.test", **signed_headers(server, body)}, body)
     assert status == 403 and "--allow-origin http://evil.test" in json.loads(reply)["message"]
     assert lines_in(target) == 0
 

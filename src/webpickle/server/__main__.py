@@ -35,7 +35,11 @@ def parse_args(argv):
         epilog="Pickle is code execution: whoever holds the key runs code on this machine as this user. "
                "Keep the key secret, and the server on loopback unless you put it behind TLS.")
     parser.add_argument("--key-file", required=True, metavar="PATH",
-                        help="file holding the shared key (at least 16 bytes; surrounding whitespace ignored)")
+                        help="file holding the shared key (at least 16 bytes; surrounding whitespace ignored); "
+                             "only its owner may read or write it (chmod 600)")
+    parser.add_argument("--allow-shared-key-file", action="store_true",
+                        help="accept a key file that group or others may read or write (e.g. a secret a "
+                             "container runtime mounts with a wider mode)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one (default: %(default)s)")
     parser.add_argument("--processes", type=int, metavar="N",
@@ -51,6 +55,10 @@ def parse_args(argv):
                              "(CORS); repeat for several")
     parser.add_argument("--max-body", default="128MB", metavar="SIZE",
                         help="largest request body accepted (default: %(default)s)")
+    parser.add_argument("--idle-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="how long a connection may wait for a request's headers, between requests, or "
+                             "for the next bytes of a body, before it is dropped; a running call is never cut "
+                             "(default: %(default)s)")
     parser.add_argument("--shutdown-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="how long a stop waits for running calls (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -61,10 +69,11 @@ def parse_args(argv):
 def _check(parser, args):
     """Validate and normalise args in place; parser.error() explains what to fix."""
     try:
-        args.key, readable_by_others = load_key(args.key_file)
+        args.key = load_key(args.key_file, allow_shared=args.allow_shared_key_file)
     except ValueError as exc:
         parser.error(str(exc))
-    args.key_readable_by_others = readable_by_others
+    if not args.idle_timeout > 0:
+        parser.error(f"--idle-timeout must be a positive number of seconds, not {args.idle_timeout}")
     if args.dask and (args.processes is not None or args.max_memory is not None):
         parser.error("--processes and --max-memory size the local process pool; with --dask the Dask "
                      "workers run the calls (size them with dask's own options, e.g. --memory-limit)")
@@ -113,9 +122,12 @@ def _make_backend(args):
 async def serve(args):
     backend = _make_backend(args)
     await backend.start()
-    application = app.make_app(app.Settings(args.key, backend, args.max_body, args.allow_origin))
+    settings = app.Settings(args.key, backend, args.max_body, args.allow_origin, args.idle_timeout)
+    application = app.make_app(settings)
+    # handler_cancellation: a client that disconnects cancels its call (queued or running).
     runner = web.AppRunner(application, access_log_class=access_log.JsonAccessLogger,
-                           access_log=access_log.LOGGER, shutdown_timeout=args.shutdown_timeout)
+                           access_log=access_log.LOGGER, shutdown_timeout=args.shutdown_timeout,
+                           handler_cancellation=True, keepalive_timeout=args.idle_timeout)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -126,6 +138,7 @@ async def serve(args):
         await site.start()
         port = runner.addresses[0][1]
         access_log.log_event("listening", host=args.host, port=port, backend=backend.name,
+                             server_id=settings.server_id,
                              max_body=format_size(args.max_body), allow_origins=sorted(args.allow_origin))
         print(f"webpickle server listening on {_url(args.host, port)}", flush=True)
         await stop.wait()
@@ -143,9 +156,6 @@ def main(argv=None):
     if args.host not in _LOOPBACK:
         access_log.log_event("warning", message=f"listening on {args.host}, beyond loopback: anyone who can "
                              "reach it and holds the key runs code here; put TLS in front of it")
-    if args.key_readable_by_others:
-        access_log.log_event("warning", message=f"the key file {args.key_file} is readable by other users: "
-                             f"chmod 600 {args.key_file}")
     try:
         asyncio.run(serve(args))
     except (RuntimeError, OSError) as exc:

@@ -1,21 +1,24 @@
 """The HTTP application: GET /health, POST /call, and CORS for the allowed origins.
 
-    GET  /health   unsigned; JSON with the server's Python and webpickle versions only
+    GET  /health   unsigned; JSON: status ("ok", "degraded" with the problems, or
+                   "stopping"), the server's id, its Python and webpickle versions
     POST /call     a signed request whose body is webpickle.dumps((fn, args, kwargs));
                    200 with the signed reply (X-Webpickle-Raised: 0 result, 1 exception)
                    or a JSON error {"error": kind, "message": text}
 
-Error statuses: 400 malformed signed header, 401 unsigned / wrong signature /
-stale / replayed, 403 Origin not allowed, 409 another Python minor version,
-413 body over --max-body, 500 the call's process died or the backend failed,
-503 shutting down, 504 past the call's timeout.
+Error statuses: 400 malformed signed header or body, 401 unsigned / wrong
+signature / stale / replayed / signed for another server (kind
+ServerMismatchError), 403 Origin not allowed, 408 body stalled, 409 another
+Python minor version, 413 body over --max-body, 415 a Content-Encoding, 500 the
+call's process died or the backend failed, 503 shutting down, 504 past the
+call's timeout.
 """
 
 import dataclasses
 import json
 import sys
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 import webpickle
 from webpickle import _signing
@@ -31,6 +34,9 @@ class Settings:
     backend: object
     max_body: int
     allow_origins: frozenset = frozenset()
+    idle_timeout: float = 30.0  # seconds a body upload may stall
+    # New at each start and signed into every request: a request runs on one server, in one run of it.
+    server_id: str = dataclasses.field(default_factory=_signing.new_server_id)
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -45,19 +51,45 @@ def make_app(settings):
     app[NONCES] = auth.NonceLog()
     app[STOPPING] = []
     app.router.add_get("/health", health)
-    app.router.add_post("/call", call)
+    app.router.add_post("/call", call, expect_handler=_defer_continue)
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     return app
 
 
 async def health(request):
-    """Versions only: what a client needs to know whether its pickles can load here."""
+    """What a client needs before calling: whether the server can run calls, its id (signed into
+    requests), and the versions that tell whether its pickles can load here."""
     info = sys.version_info
-    return web.json_response({
-        "status": "stopping" if request.app[STOPPING] else "ok",
+    settings = request.app[SETTINGS]
+    problems = settings.backend.problems() if hasattr(settings.backend, "problems") else []
+    answer = {
+        "status": "stopping" if request.app[STOPPING] else "degraded" if problems else "ok",
+        "server_id": settings.server_id,
         "python": f"{info.major}.{info.minor}.{info.micro}", "python_minor": _signing.python_version(),
         "webpickle": webpickle.__version__,
-    })
+    }
+    if problems:
+        answer["problems"] = problems
+    return web.json_response(answer)
+
+
+async def _defer_continue(request):
+    """Expect: 100-continue is answered by call() once the headers proved the key, not before."""
+    if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"unknown Expect: {request.headers.get(hdrs.EXPECT)}")
+
+
+async def _admit(request, settings):
+    """(body, nonce, timeout) of a request that proved the key; raises auth.Refused."""
+    admitted = auth.check_headers(request.headers, key=settings.key, method=request.method, path=request.raw_path,
+                                  server_id=settings.server_id, nonces=request.app[NONCES])
+    request[LOG_FIELDS]["nonce"] = admitted.nonce
+    timeout = auth.check_admitted(admitted, request.headers, request.content_length, settings.max_body)
+    if request.headers.get(hdrs.EXPECT, "").lower() == "100-continue" and request.version >= (1, 1):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the interim answer is not the response's size
+    body = await auth.read_body(request.content, admitted, settings.idle_timeout)
+    return body, admitted.nonce, timeout
 
 
 async def call(request):
@@ -67,13 +99,18 @@ async def call(request):
     try:
         if request.app[STOPPING]:
             raise CallFailed(503, "ServiceUnavailable", "the server is shutting down: retry on another server")
-        body, nonce, timeout = await auth.admit(request, settings.key, request.app[NONCES], settings.max_body)
-        fields["nonce"] = nonce
+        body, nonce, timeout = await _admit(request, settings)
         raised, stream = await settings.backend.run(body, timeout)
+        del body  # its memory is free while the reply is sent
     except auth.Refused as refusal:
         fields["error"] = refusal.kind
-        return _error(refusal.status, refusal.kind, refusal.message,
-                      settings.key, request.headers.get(_signing.NONCE) if refusal.signed else None)
+        response = _error(refusal.status, refusal.kind, refusal.message,
+                          settings.key, request.headers.get(_signing.NONCE) if refusal.signed else None)
+        response.force_close()  # its body may be unread: never read it to reach a next request
+        return response
+    except ConnectionError:
+        fields["error"] = "ClientGone"  # the client left mid-upload: nobody to answer, nothing to log
+        return web.Response(status=400)
     except CallFailed as failure:
         fields["error"] = failure.kind
         return _error(failure.status, failure.kind, failure.message, settings.key, nonce)
