@@ -12,11 +12,25 @@
 // or with an Error named as in protocol.mjs's ErrorName.
 
 import { ErrorName, MessageType, errorFromWire, makeError, transferList } from "./protocol.mjs";
+import { SnapshotSource, SnapshotUse } from "./snapshot.mjs";
 import { Spares } from "./spares.mjs";
 import { spawnWorker } from "./spawn.mjs";
 
-/** The state of one worker slot, as reported by pool.workers. */
-const State = Object.freeze({ STARTING: "starting", IDLE: "idle", BUSY: "busy", FAILED: "failed" });
+/** The state of one worker slot, as reported by pool.workers ("stopping": interrupted, not yet free). */
+const State = Object.freeze({ STARTING: "starting", IDLE: "idle", BUSY: "busy", STOPPING: "stopping", FAILED: "failed" });
+
+/** How long an interrupted task may take to stop before its worker is replaced, by default. */
+const DEFAULT_INTERRUPT_GRACE_MS = 1000;
+
+/** Whether workers can be interrupted here: they need memory shared with this thread. */
+function interruptSupport(graceMs) {
+  if (graceMs === 0) return { available: false, reason: "turned off (interruptGrace is 0)" };
+  if (typeof SharedArrayBuffer !== "function" || globalThis.crossOriginIsolated === false) {
+    return { available: false, reason: "no SharedArrayBuffer: the page is not cross-origin isolated " +
+      "(serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)" };
+  }
+  return { available: true, reason: null };
+}
 
 function defaultSize() {
   const cores = globalThis.navigator?.hardwareConcurrency;
@@ -39,6 +53,10 @@ export class WorkerPool {
   #broken = null; // the Error every call gets once no worker can start
   #spares; // buffers back from workers, for takeBuffer()
   #settleReady;
+  #snapshots; // where workers get their snapshot (snapshot.mjs)
+  #snapshot = { use: "pending", reason: null, bytes: null }; // what this pool's workers start from
+  #waitingForSnapshot = null; // slots that start once the first worker has made the snapshot
+  #interrupts;
 
   /**
    * Start `options.size` workers in parallel and return at once; calls queue
@@ -63,14 +81,23 @@ export class WorkerPool {
       workerURL: options.workerURL ?? new URL("./worker.mjs", import.meta.url),
       spareBytes: options.spareBytes ?? 256 * 2 ** 20,
       spawn: options.spawn ?? spawnWorker,
+      interruptGrace: options.interruptGrace ?? DEFAULT_INTERRUPT_GRACE_MS,
     };
+    const grace = this.#options.interruptGrace;
+    if (typeof grace !== "number" || !(grace >= 0)) {
+      throw new RangeError(`WorkerPool: interruptGrace must be a number of milliseconds >= 0, not ${grace}`);
+    }
+    this.#interrupts = interruptSupport(grace);
+    this.#snapshots = new SnapshotSource({ indexURL: this.#options.indexURL, enabled: options.snapshot ?? true,
+      cache: options.snapshotCache ?? true });
     this.#spares = new Spares(this.#options.spareBytes);
     this.ready = new Promise((resolve, reject) => { this.#settleReady = { resolve, reject, waiting: size }; });
     this.ready.catch(() => {}); // reported through the promise; not an unhandled rejection
     for (let index = 0; index < size; index++) {
-      this.#slots.push({ index, state: State.STARTING, port: null, task: null, startId: 0, readyMs: null, counted: false });
-      this.#startWorker(this.#slots[index]);
+      this.#slots.push({ index, state: State.STARTING, port: null, task: null, startId: 0, readyMs: null,
+        counted: false, startup: null, interrupt: null, graceTimer: null });
     }
+    this.#startAll();
   }
 
   /** Start a pool and resolve once every worker is ready; on failure terminate it and reject. */
@@ -87,9 +114,26 @@ export class WorkerPool {
 
   get size() { return this.#slots.length; }
 
-  /** One entry per worker: {index, state, readyMs}; state is starting, idle, busy or failed. */
+  /** One entry per worker: {index, state, readyMs}; state is starting, idle, busy, stopping or failed. */
   get workers() {
     return this.#slots.map(({ index, state, readyMs }) => ({ index, state, readyMs }));
+  }
+
+  /**
+   * How the workers started and how they are stopped: {snapshot: {use, reason,
+   * bytes}, interrupt: {available, reason, graceMs}, workers: [{index, ms,
+   * snapshot, reason, heapBytes}]}. snapshot.use is "made", "restored",
+   * "from cache", "not used" (reason says why) or "pending".
+   */
+  get stats() {
+    const { use, reason, bytes } = this.#snapshot;
+    return {
+      snapshot: { use, reason, bytes: bytes?.length ?? null },
+      interrupt: { ...this.#interrupts, graceMs: this.#options.interruptGrace },
+      workers: this.#slots.map(({ index, readyMs, startup }) => ({
+        index, ms: readyMs, snapshot: startup?.snapshot ?? null, reason: startup?.reason ?? null,
+        heapBytes: startup?.heapBytes ?? null })),
+    };
   }
 
   /** Tasks waiting for a worker. */
@@ -146,21 +190,74 @@ export class WorkerPool {
     this.#terminated = true;
     const error = makeError(ErrorName.TERMINATED, "the pool was terminated before the task finished");
     for (const slot of this.#slots) {
+      clearTimeout(slot.graceTimer);
       slot.port?.terminate();
       slot.port = null;
       if (slot.task) this.#settle(slot.task, null, error);
       slot.task = null;
     }
+    this.#waitingForSnapshot = null;
     for (const task of this.#queue.splice(0)) this.#settle(task, null, error);
     this.#readyFailed(makeError(ErrorName.TERMINATED, "the pool was terminated while its workers were starting"));
   }
 
   // -- workers ---------------------------------------------------------------
 
-  #startWorker(slot) {
+  /**
+   * Start every slot: from a snapshot when there is one; else the first worker
+   * makes it while the others wait for it (booting side by side on the same
+   * cores would make each slower than a restore); else as before.
+   */
+  async #startAll() {
+    let plan;
+    try {
+      plan = await this.#snapshots.plan();
+    } catch (error) {
+      plan = { reason: `the snapshot could not be looked up (${describe(error)})` };
+    }
+    if (this.#terminated) {
+      if (plan.make) this.#snapshots.failed("the pool making it was terminated first");
+      return;
+    }
+    if (plan.make) {
+      this.#snapshot = { use: SnapshotUse.MADE, reason: null, bytes: null };
+      this.#waitingForSnapshot = this.#slots.slice(1);
+      this.#startWorker(this.#slots[0], { mode: "make", marker: this.#snapshots.marker });
+      return;
+    }
+    this.#snapshot = plan.bytes ? { use: plan.use, reason: null, bytes: plan.bytes }
+      : { use: SnapshotUse.NOT_USED, reason: plan.reason, bytes: null };
+    for (const slot of this.#slots) this.#startWorker(slot);
+  }
+
+  /** The first worker made the snapshot (`bytes`), or could not (`reason`): start the others. */
+  #snapshotArrived(bytes, reason) {
+    if (this.#waitingForSnapshot === null) return;
+    if (bytes) {
+      this.#snapshots.made(bytes);
+      this.#snapshot.bytes = bytes;
+    } else {
+      this.#snapshots.failed(reason);
+      this.#snapshot = { use: SnapshotUse.NOT_USED, reason, bytes: null };
+    }
+    const waiting = this.#waitingForSnapshot;
+    this.#waitingForSnapshot = null;
+    for (const slot of waiting) if (!this.#terminated && slot.port === null) this.#startWorker(slot);
+  }
+
+  /** What INIT says about the snapshot for the next worker started. */
+  #restorePlan() {
+    const { bytes, use, reason } = this.#snapshot;
+    if (!bytes) return { mode: "none", reason };
+    return { mode: "restore", bytes, marker: this.#snapshots.marker,
+      use: use === SnapshotUse.FROM_CACHE ? SnapshotUse.FROM_CACHE : SnapshotUse.RESTORED };
+  }
+
+  #startWorker(slot, snapshot = this.#restorePlan()) {
     const o = this.#options;
     slot.state = State.STARTING;
     slot.startId = this.#nextId++;
+    slot.interrupt = this.#interrupts.available ? new Int32Array(new SharedArrayBuffer(4)) : null;
     let port;
     try {
       port = o.spawn(o.workerURL, `webpickle-worker-${slot.index}`);
@@ -175,7 +272,7 @@ export class WorkerPool {
       port.post({
         type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],
         wheelURL: o.wheelURL, lockFileURL: o.lockFileURL, lockFileContents: o.lockFileContents,
-        packageBaseUrl: o.packageBaseUrl,
+        packageBaseUrl: o.packageBaseUrl, interruptBuffer: slot.interrupt?.buffer, snapshot,
       });
     } catch (error) { // an option that cannot be cloned (a function in lockFileContents, say)
       this.#startFailed(slot, error);
@@ -184,6 +281,8 @@ export class WorkerPool {
 
   /** Stop the slot's worker and start another in its place. */
   #replace(slot) {
+    clearTimeout(slot.graceTimer);
+    slot.graceTimer = null;
     slot.port?.terminate();
     slot.port = null;
     slot.task = null;
@@ -193,11 +292,22 @@ export class WorkerPool {
   #onMessage(slot, message) {
     const task = slot.task;
     switch (message?.type) {
+      case MessageType.SNAPSHOT:
+        if (message.id === slot.startId) this.#snapshotArrived(message.bytes, message.reason);
+        return;
       case MessageType.READY:
         if (message.id !== slot.startId) return;
         slot.state = State.IDLE;
         slot.readyMs = message.ms;
-        this.#options.onWorkerReady?.({ index: slot.index, ms: message.ms });
+        slot.startup = message.startup ?? null;
+        if (this.#waitingForSnapshot && slot === this.#slots[0]) { // a worker that never said SNAPSHOT
+          this.#snapshotArrived(null, "the first worker started without making one");
+        }
+        if (message.startup?.restoreFailed && this.#snapshot.bytes) {
+          this.#snapshots.discard(message.startup.reason);
+          this.#snapshot = { use: SnapshotUse.NOT_USED, reason: message.startup.reason, bytes: null };
+        }
+        this.#options.onWorkerReady?.({ index: slot.index, ms: message.ms, startup: slot.startup });
         if (!slot.counted) { // `ready` waits for each slot's first worker, not for replacements
           slot.counted = true;
           if (--this.#settleReady.waiting === 0) this.#settleReady.resolve();
@@ -212,7 +322,10 @@ export class WorkerPool {
         if (!task || message.id !== task.id) return; // from a task already given up on
         slot.task = null;
         slot.state = State.IDLE;
+        clearTimeout(slot.graceTimer); // an interrupted task that stopped in time: the worker goes on
+        slot.graceTimer = null;
         this.recycle(message.returned); // the call's own buffers, copied into the worker
+        // A task given up on (timeout, abort) was settled then; #settle ignores this answer.
         if (message.type === MessageType.REPLY) {
           this.#settle(task, { payload: message.payload, buffers: message.buffers, raised: message.raised });
         } else {
@@ -236,7 +349,7 @@ export class WorkerPool {
       return;
     }
     const task = slot.task;
-    if (task) {
+    if (task && !task.settled) {
       this.#settle(task, null, makeError(ErrorName.CRASHED,
         `worker ${slot.index} died while running the task (${describe(error)}); ` +
         "it was replaced, and other tasks go on", error));
@@ -246,6 +359,9 @@ export class WorkerPool {
   }
 
   #startFailed(slot, cause) {
+    if (this.#waitingForSnapshot && slot === this.#slots[0]) {
+      this.#snapshotArrived(null, `the worker making it could not start (${describe(cause)})`);
+    }
     slot.port?.terminate();
     slot.port = null;
     slot.state = State.FAILED;
@@ -273,6 +389,7 @@ export class WorkerPool {
       if (this.#queue.length === 0) return;
       if (slot.state !== State.IDLE) continue;
       const task = this.#queue.shift();
+      if (slot.interrupt) Atomics.store(slot.interrupt, 0, 0); // an earlier task's late interrupt is not for this one
       try {
         slot.port.post({ type: MessageType.CALL, id: task.id, payload: task.payload, buffers: task.buffers },
           transferList(task.buffers));
@@ -289,26 +406,54 @@ export class WorkerPool {
   }
 
   #timedOut(slot, task) {
-    if (slot.task !== task) return;
-    this.#settle(task, null, makeError(ErrorName.TIMEOUT,
-      `the task ran past its ${task.timeout} ms timeout; worker ${slot.index} was stopped and replaced`));
-    this.#replace(slot);
-    this.#dispatch();
+    if (slot.task !== task || task.settled) return;
+    const how = slot.interrupt
+      ? `worker ${slot.index} was interrupted (and is replaced if the task does not stop within ${this.#options.interruptGrace} ms)`
+      : `worker ${slot.index} was stopped and replaced`;
+    this.#settle(task, null, makeError(ErrorName.TIMEOUT, `the task ran past its ${task.timeout} ms timeout; ${how}`));
+    this.#stop(slot, task);
   }
 
   #abort(task) {
     const queuedAt = this.#queue.indexOf(task);
     if (queuedAt !== -1) {
       this.#queue.splice(queuedAt, 1);
-    } else {
-      const slot = this.#slots.find((s) => s.task === task);
-      if (!slot) return; // already finished
-      this.#replace(slot); // the only way to stop a running task
+      this.#settle(task, null, abortError(task.signal));
+      return;
     }
+    const slot = this.#slots.find((s) => s.task === task);
+    if (!slot || task.settled) return; // already finished
     this.#settle(task, null, abortError(task.signal));
+    this.#stop(slot, task);
+  }
+
+  /**
+   * Stop the running task whose caller was answered already: interrupt it
+   * (KeyboardInterrupt in Python; its reply frees the worker) and replace the
+   * worker only if it has not stopped within the grace period; without an
+   * interrupt buffer, replace it at once.
+   */
+  #stop(slot, task) {
+    if (!slot.interrupt) {
+      this.#replace(slot);
+      this.#dispatch();
+      return;
+    }
+    slot.state = State.STOPPING;
+    Atomics.store(slot.interrupt, 0, 2); // SIGINT
+    slot.port.post({ type: MessageType.STOP, id: task.id });
+    slot.graceTimer = setTimeout(() => {
+      if (slot.task !== task) return;
+      this.#options.onWorkerError?.({ index: slot.index, error: makeError(ErrorName.TIMEOUT,
+        `the interrupted task did not stop within ${this.#options.interruptGrace} ms; worker ${slot.index} was replaced`) });
+      this.#replace(slot);
+      this.#dispatch();
+    }, this.#options.interruptGrace);
   }
 
   #settle(task, value, error) {
+    if (task.settled) return;
+    task.settled = true;
     if (task.timer !== null) clearTimeout(task.timer);
     task.signal?.removeEventListener("abort", task.onAbort);
     if (error) task.reject(error);

@@ -6,13 +6,25 @@
 // worker that was already replaced can be recognised and dropped.
 //
 //   pool -> worker   INIT  {id, indexURL, packages, wheelURL?, lockFileURL?,
-//                           lockFileContents?, packageBaseUrl?}
+//                           lockFileContents?, packageBaseUrl?,
+//                           interruptBuffer?: SharedArrayBuffer,
+//                           snapshot?: {mode: "make" | "restore", marker, bytes?, use?}}
 //                    CALL  {id, payload: Uint8Array, buffers: Uint8Array[]}
-//   worker -> pool   READY        {id, ms}            answers INIT
+//                    STOP  {id}   the pool gave up on task id: cancel its coroutine
+//   worker -> pool   SNAPSHOT     {id, bytes?, reason?}  answers an INIT whose snapshot.mode is
+//                                 "make", before READY: the snapshot, or why there is none
+//                    READY        {id, ms, startup}   answers INIT; startup: {snapshot, reason,
+//                                 heapBytes} (snapshot: one of snapshot.mjs's SnapshotUse)
 //                    START_FAILED {id, error}         answers INIT; the worker is unusable
 //                    REPLY        {id, payload, buffers, raised, returned}   answers CALL
 //                    CALL_FAILED  {id, error, returned}   answers CALL; the worker is still usable
 //                    CRASHED      {id, error}         the runtime died (wasm trap, abort)
+//
+// Interrupts: when the pool gives up on a running task (timeout, abort) and
+// the worker has an interruptBuffer, the pool stores 2 (SIGINT) in it and
+// posts STOP; Python raises KeyboardInterrupt in the task, whose REPLY then
+// frees the worker. The pool clears the buffer before each CALL and the
+// worker after each task, so an interrupt reaches only its own task.
 //
 // A REPLY's payload is a webpickle stream of the task's result, or, when
 // `raised` is true, of the tuple (exception, traceback_text). `buffers` are a
@@ -23,6 +35,8 @@
 export const MessageType = Object.freeze({
   INIT: "init",
   CALL: "call",
+  STOP: "stop",
+  SNAPSHOT: "snapshot",
   READY: "ready",
   START_FAILED: "start-failed",
   REPLY: "reply",

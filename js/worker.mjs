@@ -4,15 +4,18 @@
 // (webpickle.workers._serve), which returns [stream, raised, buffers].
 //
 // Not run directly: pool.mjs starts it. The Python API ships a copy inside
-// the wheel (webpickle/_js/) and starts it from a Blob URL, so its one import
-// must be an absolute URL there; workers.py rewrites it.
+// the wheel (webpickle/_js/) and starts it from a Blob URL, so its imports
+// must be absolute URLs there; workers.py rewrites them.
 
 import { MessageType, errorToWire, transferList } from "./protocol.mjs";
+import { PRELOAD, SnapshotUse } from "./snapshot.mjs";
 
 const IS_NODE = typeof globalThis.process?.versions?.node === "string" &&
   typeof globalThis.WorkerGlobalScope === "undefined";
 
 let runtime = null; // {pyodide, serve} once INIT succeeded
+let interrupt = null; // the Int32Array Python polls for SIGINT, when the pool gave one
+let running = null; // {id, future} while a coroutine function's task is awaited
 let post; // (message, transfer) => void, to the pool
 
 /** Resolve a file URL for `name` in `indexURL`; Node gets plain paths too. */
@@ -34,7 +37,23 @@ async function start(message) {
   for (const key of ["lockFileURL", "lockFileContents", "packageBaseUrl"]) {
     if (message[key] !== undefined && message[key] !== null) config[key] = message[key];
   }
-  const pyodide = await loadPyodide(config);
+  const startup = { snapshot: SnapshotUse.NOT_USED, reason: message.snapshot?.reason ?? null, heapBytes: null };
+  const plan = message.snapshot;
+  let pyodide;
+  if (plan?.mode === "restore") {
+    pyodide = await restoreSnapshot(loadPyodide, config, plan, startup);
+  } else if (plan?.mode === "make") {
+    pyodide = await loadPyodide({ ...config, _makeSnapshot: true });
+    makeSnapshot(pyodide, plan, message.id, startup);
+  } else {
+    pyodide = await loadPyodide(config);
+  }
+  if (message.interruptBuffer) {
+    interrupt = new Int32Array(message.interruptBuffer);
+    pyodide.setInterruptBuffer(interrupt);
+  }
+  // Every worker of a snapshot starts with its random state: draw a fresh seed.
+  pyodide.runPython("import random; random.seed()");
   // loadPackage reports problems through errorCallback and resolves anyway.
   const problems = [];
   const wanted = [message.wheelURL || "webpickle", ...(message.packages ?? [])];
@@ -48,7 +67,52 @@ async function start(message) {
   }
   const serve = pyodide.pyimport("webpickle.workers")._serve;
   runtime = { pyodide, serve };
-  return performance.now() - t0;
+  startup.heapBytes = pyodide._module?.HEAP8?.length ?? null; // private: feature-detected
+  return { ms: performance.now() - t0, startup };
+}
+
+const MARKER = "_webpickle_snapshot";
+
+/**
+ * Boot from the snapshot's bytes; on failure boot normally. `_loadSnapshot` is
+ * private: a Pyodide that ignores it boots normally, which the marker left in
+ * the snapshot's __main__ tells apart.
+ */
+async function restoreSnapshot(loadPyodide, config, plan, startup) {
+  let pyodide;
+  try {
+    pyodide = await loadPyodide({ ...config, _loadSnapshot: plan.bytes });
+  } catch (error) {
+    startup.reason = `restoring the snapshot failed (${error?.message ?? error}); started normally`;
+    startup.restoreFailed = true;
+    return loadPyodide(config);
+  }
+  if (pyodide.globals.get(MARKER) !== plan.marker) {
+    startup.reason = "this Pyodide ignored the _loadSnapshot option; started normally";
+    return pyodide;
+  }
+  pyodide.globals.delete(MARKER);
+  startup.snapshot = plan.use;
+  startup.reason = null;
+  return pyodide;
+}
+
+/** Snapshot a Pyodide booted with _makeSnapshot and send it to the pool; this worker goes on as usual. */
+function makeSnapshot(pyodide, plan, id, startup) {
+  let bytes;
+  try {
+    if (typeof pyodide.makeMemorySnapshot !== "function") throw new Error("this Pyodide has no makeMemorySnapshot()");
+    pyodide.runPython(`import ${PRELOAD.join(", ")}\n${MARKER} = ${JSON.stringify(plan.marker)}`);
+    bytes = pyodide.makeMemorySnapshot();
+    pyodide.globals.delete(MARKER);
+  } catch (error) {
+    startup.reason = `no snapshot could be made: ${error?.message ?? error}`;
+    post({ type: MessageType.SNAPSHOT, id, reason: startup.reason });
+    return;
+  }
+  startup.snapshot = SnapshotUse.MADE;
+  startup.reason = null;
+  post({ type: MessageType.SNAPSHOT, id, bytes }, [bytes.buffer]);
 }
 
 async function call(message) {
@@ -63,16 +127,26 @@ async function call(message) {
     out = runtime.serve(message.payload, message.buffers.length ? message.buffers : undefined);
     if (typeof out?.then === "function") { // a coroutine function's task: a Python future
       const future = out;
-      out = await future;
-      future.destroy();
+      running = { id: message.id, future };
+      try {
+        out = await future;
+      } finally {
+        running = null;
+        future.destroy();
+      }
     }
   } catch (error) {
     // _serve catches every Python exception of the task, so an error here
-    // means the runtime itself failed; after a fatal error it is unusable.
+    // means the runtime itself failed (after a fatal error it is unusable), or
+    // an interrupt landed in webpickle's own code after the task: that fails
+    // this task only.
     const type = error?.pyodide_fatal_error ? MessageType.CRASHED : MessageType.CALL_FAILED;
+    if (interrupt) Atomics.store(interrupt, 0, 0);
     post({ type, id: message.id, error: errorToWire(error) });
     return;
   }
+  // An interrupt that came as the task ended must not reach anything else.
+  if (interrupt) Atomics.store(interrupt, 0, 0);
   const [payload, raised, buffers] = out;
   // message.buffers were copied into Python: send them home for reuse.
   const returned = message.buffers;
@@ -84,11 +158,16 @@ function onMessage(message) {
   switch (message?.type) {
     case MessageType.INIT:
       start(message).then(
-        (ms) => post({ type: MessageType.READY, id: message.id, ms }),
+        ({ ms, startup }) => post({ type: MessageType.READY, id: message.id, ms, startup }),
         (error) => post({ type: MessageType.START_FAILED, id: message.id, error: errorToWire(error) }));
       break;
     case MessageType.CALL:
       call(message);
+      break;
+    case MessageType.STOP:
+      // A coroutine's task waiting on something runs no Python for the
+      // interrupt to land in: cancel it (CancelledError in the task).
+      if (running?.id === message.id) running.future.cancel();
       break;
     default:
       post({ type: MessageType.CALL_FAILED, id: message?.id,

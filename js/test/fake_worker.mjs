@@ -4,7 +4,9 @@
 //
 // The "task" is the payload's text: "echo:X" replies X; "hang" never replies;
 // "crash" posts CRASHED; "throw" fires the port's onerror (an uncaught error);
-// "fail" posts CALL_FAILED; "raise" replies with raised = true. Buffers come
+// "fail" posts CALL_FAILED; "raise" replies with raised = true; "loop" runs
+// until its interrupt buffer says 2 (as Python does), then replies raised;
+// "late" replies 30 ms later whatever happens. Buffers come
 // back in the reply as they came (their byte lengths are reported) and, as
 // worker.mjs does, as `returned`.
 
@@ -20,7 +22,7 @@ export const bytes = (string) => new TextEncoder().encode(string);
  * `startWith(index)` says how fake number `index` answers INIT: "ready"
  * (default), a delay in ms before ready, "fail" or "silent".
  */
-export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0 } = {}) {
+export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0, snapshotWith = () => "snap" } = {}) {
   const spawned = [];
   function spawn(url, name) {
     const { port1, port2 } = new MessageChannel();
@@ -36,11 +38,23 @@ export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0 } = {}
     const reply = (message, transfer = []) => { if (!fake.terminated) port2.postMessage(message, transfer); };
     port2.onmessage = ({ data: message }) => {
       fake.received.push(message);
+      if (message.type === MessageType.STOP) return;
       if (message.type === MessageType.INIT) {
+        fake.interrupt = message.interruptBuffer ? new Int32Array(message.interruptBuffer) : null;
+        if (message.snapshot?.mode === "make") {
+          // snapshotWith: the bytes' text, or {reason} for a worker that could not make one
+          const made = snapshotWith(fake.index);
+          if (typeof made === "string") reply({ type: MessageType.SNAPSHOT, id: message.id, bytes: bytes(made) });
+          else if (made) reply({ type: MessageType.SNAPSHOT, id: message.id, reason: made.reason });
+        }
+        fake.startup = message.snapshot?.mode === "restore"
+          ? { snapshot: message.snapshot.use, reason: null, heapBytes: 1, restored: text(message.snapshot.bytes) }
+          : { snapshot: message.snapshot?.mode === "make" ? "made" : "not used", reason: message.snapshot?.reason ?? null, heapBytes: 1 };
         const how = startWith(fake.index);
         // A number: ready after that many ms.
         if (how === "ready" || typeof how === "number") {
-          setTimeout(() => reply({ type: MessageType.READY, id: message.id, ms: 1 }), typeof how === "number" ? how : readyDelayMs);
+          setTimeout(() => reply({ type: MessageType.READY, id: message.id, ms: 1, startup: fake.startup }),
+            typeof how === "number" ? how : readyDelayMs);
         }
         if (how === "fail") reply({ type: MessageType.START_FAILED, id: message.id, error: { name: "Error", message: "no Pyodide here", stack: "" } });
         return;
@@ -50,6 +64,21 @@ export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0 } = {}
       const task = text(message.payload);
       const done = () => { fake.running -= 1; };
       if (task === "hang") return;
+      if (task === "loop" || task === "late") {
+        const started = Date.now();
+        const poll = setInterval(() => {
+          if (fake.terminated) { clearInterval(poll); return; }
+          const interrupted = task === "loop" && fake.interrupt && Atomics.load(fake.interrupt, 0) === 2;
+          if (!interrupted && (task === "loop" || Date.now() - started < 30)) return;
+          clearInterval(poll);
+          if (interrupted) Atomics.store(fake.interrupt, 0, 0); // Python clears what it handled
+          fake.interrupts = (fake.interrupts ?? 0) + (interrupted ? 1 : 0);
+          done();
+          reply({ type: MessageType.REPLY, id: message.id, payload: bytes(interrupted ? "KeyboardInterrupt" : "late"),
+            raised: interrupted, buffers: [], returned: message.buffers });
+        }, 1);
+        return;
+      }
       if (task === "crash") { done(); reply({ type: MessageType.CRASHED, id: message.id, error: { name: "RuntimeError", message: "unreachable", stack: "" } }); return; }
       if (task === "throw") { done(); port.onerror?.(new Error("uncaught in the fake worker")); return; }
       if (task === "fail") { done(); reply({ type: MessageType.CALL_FAILED, id: message.id, error: { name: "Error", message: "bad message", stack: "" } }); return; }

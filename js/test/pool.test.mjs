@@ -7,11 +7,18 @@
 
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { WorkerPool } from "../pool.mjs";
 import { ErrorName, MessageType, errorFromWire, errorToWire, transferList } from "../protocol.mjs";
+import { forgetSnapshotsInMemory, unpack } from "../snapshot.mjs";
 import { bytes, fakeWorkers, text } from "./fake_worker.mjs";
 
 const OPTIONS = { indexURL: "/pyodide/", workerURL: "fake-worker.mjs" };
+// Snapshot tests need real Pyodide files to key their snapshot by (the workers are still fakes).
+const PYODIDE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../node_modules/pyodide/");
 
 // Every pool is terminated after its test, even a failed one: open
 // MessagePorts would keep Node running.
@@ -103,7 +110,7 @@ test("queue: tasks wait for a free worker and each worker runs one at a time", a
 });
 
 test("timeout: the task fails with TimeoutError, its worker is replaced, the others go on", async () => {
-  const { pool, fakes } = await startPool({ size: 2 });
+  const { pool, fakes } = await startPool({ size: 2, interruptGrace: 0 }); // no interrupt: replaced at once
   const hung = pool.call(bytes("hang"), { timeout: 50 });
   const others = Array.from({ length: 6 }, (_, i) => pool.call(bytes(`echo:${i}`)));
   await rejectsWith(hung, ErrorName.TIMEOUT);
@@ -135,7 +142,7 @@ test("crash: a dead runtime or an uncaught error fails only its task; the worker
 });
 
 test("abort: a queued task is removed; a running one stops its worker", async () => {
-  const { pool, fakes } = await startPool({ size: 1 });
+  const { pool, fakes } = await startPool({ size: 1, interruptGrace: 0 });
   const running = new AbortController();
   const queued = new AbortController();
   const first = pool.call(bytes("hang"), { signal: running.signal });
@@ -214,7 +221,7 @@ test("spares: buffers sent home by the worker are reused by takeBuffer()", async
 });
 
 test("nothing is lost: 1,000 calls with timeouts and crashes mixed in all end", async () => {
-  const { pool } = await startPool({ size: 3 });
+  const { pool } = await startPool({ size: 3, interruptGrace: 10 }); // hung tasks are interrupted, then replaced
   const kinds = ["echo:ok", "echo:ok", "echo:ok", "crash", "hang", "raise", "fail", "throw"];
   const calls = Array.from({ length: 1000 }, (_, i) => {
     const kind = kinds[(i * 7) % kinds.length];
@@ -232,4 +239,134 @@ test("nothing is lost: 1,000 calls with timeouts and crashes mixed in all end", 
 test("options are checked with messages that say what to do", () => {
   assert.throws(() => new WorkerPool({ size: 1 }), /indexURL is required/);
   assert.throws(() => new WorkerPool({ ...OPTIONS, size: 0 }), /size must be a positive integer/);
+});
+
+// -- interrupts (Node has SharedArrayBuffer, so every worker gets a buffer) ---
+
+test("interrupt: a task past its timeout is interrupted and its worker serves the next task", async () => {
+  const { pool, fakes } = await startPool({ size: 1 });
+  assert.equal(pool.stats.interrupt.available, true);
+  await rejectsWith(pool.call(bytes("loop"), { timeout: 20 }), ErrorName.TIMEOUT);
+  assert.equal(text((await pool.call(bytes("echo:next"))).payload), "next|");
+  assert.equal(fakes.spawned.length, 1, "no replacement");
+  assert.equal(fakes.spawned[0].interrupts, 1);
+  assert.ok(fakes.spawned[0].received.some((m) => m.type === MessageType.STOP), "STOP sent for coroutine tasks");
+});
+
+test("interrupt: aborting a running task interrupts it and keeps its worker", async () => {
+  const { pool, fakes } = await startPool({ size: 1 });
+  const controller = new AbortController();
+  const running = pool.call(bytes("loop"), { signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  controller.abort();
+  await rejectsWith(running, ErrorName.ABORT);
+  assert.equal(text((await pool.call(bytes("echo:next"))).payload), "next|");
+  assert.equal(fakes.spawned.length, 1);
+  assert.equal(fakes.spawned[0].interrupts, 1);
+});
+
+test("interrupt: an interrupt arriving as the task ends reaches no later task", async () => {
+  const { pool, fakes } = await startPool({ size: 1 });
+  // "late" finishes after 30 ms whatever happens: the interrupt at 25 ms finds it ending.
+  await rejectsWith(pool.call(bytes("late"), { timeout: 25 }), ErrorName.TIMEOUT);
+  // Were the interrupt left in the buffer, this loop would stop at once and reply.
+  await rejectsWith(pool.call(bytes("loop"), { timeout: 60 }), ErrorName.TIMEOUT);
+  assert.equal(fakes.spawned.length, 1);
+  assert.equal(text((await pool.call(bytes("echo:next"))).payload), "next|");
+});
+
+test("interrupt: a task that does not stop within the grace period costs its worker", async () => {
+  const errors = [];
+  const { pool, fakes } = await startPool({ size: 1, interruptGrace: 30, onWorkerError: (e) => errors.push(e) });
+  const hung = pool.call(bytes("hang"), { timeout: 10 });
+  const next = pool.call(bytes("echo:next"));
+  await rejectsWith(hung, ErrorName.TIMEOUT);
+  assert.equal(pool.workers[0].state, "stopping");
+  assert.equal(text((await next).payload), "next|");
+  assert.equal(fakes.spawned.length, 2, "replaced after the grace period");
+  assert.match(errors[0].error.message, /did not stop within 30 ms/);
+  assert.throws(() => new WorkerPool({ ...OPTIONS, interruptGrace: -1 }), /interruptGrace must be/);
+});
+
+// -- snapshots ----------------------------------------------------------------
+
+test("snapshot: the first worker makes it while the others wait; they and a second pool restore it", async () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "webpickle-snap-"));
+  forgetSnapshotsInMemory();
+  try {
+    const options = { indexURL: PYODIDE, snapshotCache: false };
+    const { pool, fakes } = await startPool({ ...options, size: 3 }, fakeWorkers({ snapshotWith: () => "bytes-1" }));
+    const inits = fakes.spawned.map((f) => f.received[0].snapshot);
+    assert.equal(inits[0].mode, "make");
+    assert.deepEqual(inits.slice(1).map((p) => [p.mode, text(p.bytes), p.use]), [["restore", "bytes-1", "restored"], ["restore", "bytes-1", "restored"]]);
+    assert.deepEqual(pool.stats.workers.map((w) => w.snapshot), ["made", "restored", "restored"]);
+    assert.equal(pool.stats.snapshot.use, "made");
+    const second = await startPool({ ...options, size: 2 }, fakeWorkers({ snapshotWith: () => "never made" }));
+    assert.deepEqual(second.fakes.spawned.map((f) => f.received[0].snapshot.mode), ["restore", "restore"]);
+    assert.equal(second.pool.stats.snapshot.use, "restored");
+    // A replacement restores it too.
+    await rejectsWith(second.pool.call(bytes("crash")), ErrorName.CRASHED);
+    while (!second.fakes.spawned[2]?.received.length) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(second.fakes.spawned[2].received[0].snapshot.mode, "restore");
+  } finally {
+    forgetSnapshotsInMemory();
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test("snapshot: when none can be made the waiting workers start normally and stats say why", async () => {
+  forgetSnapshotsInMemory();
+  try {
+    const options = { indexURL: PYODIDE, snapshotCache: false, size: 2 };
+    const { pool, fakes } = await startPool(options, fakeWorkers({ snapshotWith: () => ({ reason: "no makeMemorySnapshot()" }) }));
+    assert.equal(fakes.spawned[1].received[0].snapshot.mode, "none");
+    assert.equal(pool.stats.snapshot.use, "not used");
+    assert.match(pool.stats.snapshot.reason, /no makeMemorySnapshot/);
+    const later = await startPool(options);
+    assert.deepEqual(later.fakes.spawned.map((f) => f.received[0].snapshot.mode), ["none", "none"], "not tried again");
+    const off = await startPool({ ...options, snapshot: false });
+    assert.match(off.pool.stats.snapshot.reason, /turned off/);
+  } finally {
+    forgetSnapshotsInMemory();
+  }
+});
+
+test("snapshot cache: a directory keeps it across processes; stale and corrupt entries are rebuilt, never loaded", async () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "webpickle-snap-"));
+  forgetSnapshotsInMemory();
+  const options = { indexURL: PYODIDE, snapshotCache: folder, size: 2 };
+  const entries = () => fs.readdirSync(folder).filter((f) => f.endsWith(".bin"));
+  const OLD = "webpickle-snapshot-0000.bin";
+  try {
+    fs.writeFileSync(path.join(folder, OLD), "an old build's entry");
+    await startPool(options, fakeWorkers({ snapshotWith: () => "cached bytes" }));
+    // Written, and the old build's entry evicted.
+    while (entries().length !== 1 || entries()[0] === OLD) await new Promise((r) => setTimeout(r, 5));
+    forgetSnapshotsInMemory(); // as a new process would
+    const again = await startPool(options, fakeWorkers({ snapshotWith: () => "should not be made" }));
+    assert.equal(again.pool.stats.snapshot.use, "from cache");
+    assert.deepEqual(again.fakes.spawned.map((f) => text(f.received[0].snapshot.bytes)), ["cached bytes", "cached bytes"]);
+    // Corrupt one byte of the snapshot: detected by its digest, made again.
+    const file = path.join(folder, entries()[0]);
+    const data = fs.readFileSync(file);
+    data[data.length - 1] ^= 1;
+    fs.writeFileSync(file, data);
+    forgetSnapshotsInMemory();
+    const rebuilt = await startPool(options, fakeWorkers({ snapshotWith: () => "new bytes" }));
+    assert.equal(rebuilt.pool.stats.snapshot.use, "made");
+    // A stale entry: the right file name, another key inside.
+    while (!fs.existsSync(file) || !fs.readFileSync(file).includes("new bytes")) await new Promise((r) => setTimeout(r, 5));
+    const key = path.basename(file).slice("webpickle-snapshot-".length, -".bin".length);
+    assert.notEqual(await unpack(new Uint8Array(fs.readFileSync(file)), key), null);
+    const stale = Buffer.from(fs.readFileSync(file).toString("latin1").replace(`"key":"${key}"`, `"key":"${"0".repeat(64)}"`), "latin1");
+    assert.equal(await unpack(new Uint8Array(stale), key), null);
+    forgetSnapshotsInMemory();
+    fs.writeFileSync(file, stale);
+    const remade = await startPool(options, fakeWorkers({ snapshotWith: () => "newer bytes" }));
+    assert.equal(remade.pool.stats.snapshot.use, "made");
+    while (!fs.existsSync(file) || !fs.readFileSync(file).includes("newer bytes")) await new Promise((r) => setTimeout(r, 5));
+  } finally {
+    forgetSnapshotsInMemory();
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
 });

@@ -161,7 +161,7 @@ def _reply_failure(exc):
 # -- the JavaScript side, loaded from the wheel --------------------------------
 
 # Loaded in this order, each after the modules it imports.
-_JS_FILES = ("protocol.mjs", "spawn.mjs", "spares.mjs", "pool.mjs", "worker.mjs", "bridge.mjs")
+_JS_FILES = ("protocol.mjs", "snapshot.mjs", "spawn.mjs", "spares.mjs", "pool.mjs", "worker.mjs", "bridge.mjs")
 _RELATIVE_IMPORT = re.compile(r'(\bfrom\s+)"\./([\w.-]+\.mjs)"')
 _BOOT = """({
   // Node cannot import blob: URLs, and a data: URL worker in a browser has an
@@ -198,7 +198,7 @@ async def _load_javascript():
         text = _RELATIVE_IMPORT.sub(lambda m: f'{m[1]}"{urls[m[2]]}"', text)
         urls[name] = boot.moduleURL(text)
     return {"pool.mjs": await boot.load(urls["pool.mjs"]), "bridge.mjs": await boot.load(urls["bridge.mjs"]),
-            "worker.mjs": urls["worker.mjs"]}
+            "snapshot.mjs": await boot.load(urls["snapshot.mjs"]), "worker.mjs": urls["worker.mjs"]}
 
 
 def _sources(index_url, wheel_url):
@@ -233,15 +233,29 @@ class WorkerPool(BatchMixin):
     packages: more Pyodide packages each worker loads, by name, as this
         Pyodide would (webpickle itself is always loaded).
     timeout: seconds a task may run (default None: no limit). A task past it
-        raises TimeoutError; its worker is stopped and replaced.
+        (or a cancelled one) raises TimeoutError (CancelledError) at once and is
+        interrupted: KeyboardInterrupt inside it, and its worker takes the next
+        task. Interrupts need a SharedArrayBuffer (Node; a cross-origin
+        isolated page); without one the worker is replaced.
+    interrupt_grace: seconds an interrupted task may take to stop before its
+        worker is replaced anyway (default 1.0; a task blocked in C code
+        cannot be interrupted). 0: always replace.
     wheel_url: where workers load webpickle from (default: where this
         Pyodide installed it from, see _wheel_source); a query or fragment
         (micropip's "?sha256=...") is dropped.
+    snapshot: start workers from one memory snapshot of a freshly booted
+        Pyodide (default True): the first worker makes it, the others and
+        every later pool and replacement restore it. Falls back to a normal
+        start where Pyodide does not offer it (see stats).
+    snapshot_cache: keep the snapshot across page loads in the browser's
+        Cache Storage (True, the default; secure contexts only), not at all
+        (False), or, under Node, in this directory (a str).
 
-    Workers start at once, in parallel; tasks queue until one is free.
+    Workers start at once; tasks queue until one is free.
     """
 
-    def __init__(self, size=None, *, index_url=None, packages=(), timeout=None, wheel_url=None):
+    def __init__(self, size=None, *, index_url=None, packages=(), timeout=None, wheel_url=None,
+                 interrupt_grace=1.0, snapshot=True, snapshot_cache=True):
         if sys.platform != "emscripten":
             raise RuntimeError("webpickle.workers.WorkerPool runs inside Pyodide (a page, a worker or Node); "
                                "in CPython use concurrent.futures with webpickle instead")
@@ -255,6 +269,13 @@ class WorkerPool(BatchMixin):
         self._next_token = 0
         options = _sources(index_url, wheel_url)
         options["packages"] = list(packages)
+        if isinstance(interrupt_grace, bool) or not isinstance(interrupt_grace, (int, float)) or not interrupt_grace >= 0:
+            raise ValueError(f"interrupt_grace must be a number of seconds >= 0, not {interrupt_grace!r}")
+        options["interruptGrace"] = interrupt_grace * 1000
+        options["snapshot"] = bool(snapshot)
+        if not isinstance(snapshot_cache, (bool, str)):
+            raise TypeError(f"snapshot_cache must be True, False or a directory (str), not {snapshot_cache!r}")
+        options["snapshotCache"] = snapshot_cache
         if size is not None:
             options["size"] = size
         self._started = asyncio.ensure_future(self._start(options))
@@ -293,17 +314,44 @@ class WorkerPool(BatchMixin):
 
     @property
     def workers(self):
-        """One dict per worker: index, state (starting, idle, busy, failed), ready_s (its start-up time)."""
+        """One dict per worker: index, state (starting, idle, busy, stopping, failed), ready_s (its start-up time)."""
         if self._js is None:
             return []
         return [{"index": w.index, "state": w.state, "ready_s": None if w.readyMs is None else w.readyMs / 1000}
                 for w in self._js.workers]
 
+    @property
+    def stats(self):
+        """How the workers started and how they are stopped (None until the JS pool exists).
+
+        {"snapshot": {"use", "reason", "bytes"}, "interrupt": {"available",
+        "reason", "grace_s"}, "workers": [{"index", "ready_s", "snapshot",
+        "reason", "heap_bytes"}]}; snapshot use is "made", "restored",
+        "from cache", "not used" (reason says why) or "pending".
+        """
+        if self._js is None:
+            return None
+        from pyodide.ffi import jsnull
+
+        def py(value):  # JS null is pyodide.ffi.jsnull in Python, not None
+            return None if value is jsnull else value
+
+        js_stats = self._js.stats
+        snapshot, interrupt = js_stats.snapshot, js_stats.interrupt
+        return {
+            "snapshot": {"use": snapshot.use, "reason": py(snapshot.reason), "bytes": py(snapshot.bytes)},
+            "interrupt": {"available": interrupt.available, "reason": py(interrupt.reason),
+                          "grace_s": interrupt.graceMs / 1000},
+            "workers": [{"index": w.index, "ready_s": None if py(w.ms) is None else w.ms / 1000,
+                         "snapshot": py(w.snapshot), "reason": py(w.reason), "heap_bytes": py(w.heapBytes)}
+                        for w in js_stats.workers],
+        }
+
     def submit(self, fn, /, *args, **kwargs):
         """Run fn(*args, **kwargs) in a worker; returns an asyncio future of its result.
 
-        Cancelling the future drops a queued task, and stops (and replaces)
-        the worker of a running one. The awaiting coroutine wakes as soon as
+        Cancelling the future drops a queued task, and interrupts a running
+        one (see interrupt_grace). The awaiting coroutine wakes as soon as
         the reply arrives, without waiting for an event-loop step; to call
         pyodide.ffi.run_sync right after, `await asyncio.sleep(0)` first.
         """

@@ -12,15 +12,19 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import fs from "node:fs";
 import { ROOT, launchChromium, makeDist, openPage, startServer } from "./chromium.mjs";
+import { pyodideWithoutSnapshots } from "./pyodide_without_snapshots.mjs";
 
 const LOAD_MS = 180_000; // a cold Pyodide on 2 busy cores takes seconds; generous on purpose
 const SCENARIO_MS = 300_000;
-let server, browser, page, problems;
+let server, browser, page, problems, noSnapshots;
 
 before(async () => {
   makeDist();
-  server = await startServer({ "/workers/": path.join(ROOT, "tests/workers/fixtures"), "/js/": path.join(ROOT, "js") });
+  noSnapshots = pyodideWithoutSnapshots(path.join(ROOT, "build/dist"));
+  server = await startServer({ "/workers/": path.join(ROOT, "tests/workers/fixtures"), "/js/": path.join(ROOT, "js"),
+    "/pyodide-without-snapshots/": noSnapshots });
   browser = await launchChromium();
   ({ page, problems } = await openPage(browser.context, `${server.url}workers/page.html`, "window.pageReady", LOAD_MS));
   const ready = await page.evaluate(() => window.pageReady);
@@ -28,6 +32,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (noSnapshots) fs.rmSync(noSnapshots, { recursive: true, force: true });
   await browser?.close();
   if (server?.child.exitCode === null) server.child.kill("SIGTERM");
 });
@@ -47,19 +52,51 @@ function checkBasics(result, inWorker) {
 test("a page's Python runs functions by value in a pool of two workers", { timeout: SCENARIO_MS }, async (t) => {
   const result = await scenario("basics");
   checkBasics(result, false);
+  assert.deepEqual(result.snapshot, ["made", "restored"], "the page's first pool makes the snapshot");
   t.diagnostic(`workers ready in ${result.ready_s.map((s) => s.toFixed(2)).join(" s, ")} s`);
 });
 
 test("nested: Python inside a worker runs its own pool", { timeout: SCENARIO_MS }, async () => {
-  checkBasics(await scenarioInWorker("basics"), true);
+  const result = await scenarioInWorker("basics");
+  checkBasics(result, true);
+  // The worker's own pool finds the page's snapshot in Cache Storage.
+  assert.deepEqual(result.snapshot, ["from cache", "from cache"]);
 });
 
-test("a hung task times out; the replacement worker serves the next task", { timeout: SCENARIO_MS }, async (t) => {
+test("a hung task times out or is cancelled: interrupted, the same worker serves the next task", { timeout: SCENARIO_MS }, async (t) => {
   const result = await scenario("hung_task");
   assert.equal(result.error, undefined, result.error);
-  assert.match(result.outcome, /^TimeoutError: the task ran past its 2000 ms timeout/);
-  assert.equal(result.after, "served by the replacement");
-  t.diagnostic(`timed out after ${result.elapsed_s.toFixed(2)} s`);
+  assert.equal(result.interrupt, true, "the fixture page is cross-origin isolated: workers get interrupt buffers");
+  assert.match(result.outcome, /^TimeoutError: the task ran past its 2000 ms timeout; worker 0 was interrupted/);
+  assert.equal(result.after, "served");
+  assert.equal(result.cancelled, "served after a cancel");
+  assert.equal(result.replaced, false);
+  t.diagnostic(`timed out after ${result.elapsed_s.toFixed(2)} s; next task served ${(result.next_s * 1000).toFixed(1)} ms later`);
+});
+
+test("a task stuck in C code costs its worker after the grace period; the replacement restores the snapshot", { timeout: SCENARIO_MS }, async () => {
+  const result = await scenario("stuck_in_c");
+  assert.equal(result.error, undefined, result.error);
+  assert.deepEqual([result.outcome, result.after, result.replaced, result.snapshot], ["TimeoutError", 3, true, "restored"]);
+});
+
+test("pools start from one snapshot: made by the first worker, restored by the others and by later pools", { timeout: SCENARIO_MS }, async (t) => {
+  const { error, first, second } = await scenario("snapshot_pools");
+  assert.equal(error, undefined, error);
+  // Earlier tests made it already: both pools restore (from memory, or from the cache on a rerun).
+  for (const { stats } of [first, second]) {
+    assert.ok(["restored", "from cache"].includes(stats.snapshot.use), JSON.stringify(stats.snapshot));
+    assert.ok(stats.workers.every((w) => w.snapshot === stats.snapshot.use && w.heap_bytes > 0), JSON.stringify(stats.workers));
+  }
+  t.diagnostic(`pools of 2 ready in ${first.ready_s.toFixed(2)} s and ${second.ready_s.toFixed(2)} s`);
+});
+
+test("eight workers from one snapshot draw different random numbers", { timeout: SCENARIO_MS }, async () => {
+  const { error, draws, tokens, uses } = await scenario("eight_random");
+  assert.equal(error, undefined, error);
+  assert.ok(uses.every((u) => u === "restored" || u === "from cache"), uses.join());
+  assert.equal(new Set(draws).size, 8, `the same draws: ${draws}`);
+  assert.equal(new Set(tokens).size, 8);
 });
 
 test("a crashing worker fails only its task and is replaced", { timeout: SCENARIO_MS }, async () => {
@@ -117,6 +154,41 @@ test("the JS API, used directly from a page", { timeout: SCENARIO_MS }, async ()
   assert.equal(python("import pickle, sys; print(pickle.loads(sys.stdin.buffer.read()))", Buffer.from(reply.out)).toString().trim(), "1024");
   assert.equal(reply.timeout?.name, "TimeoutError", `the looping call was not stopped: ${JSON.stringify(reply.timeout)}`);
   assert.equal(reply.workers, 1);
+});
+
+test("a Pyodide without the snapshot options: workers start as before and the stats say why", { timeout: SCENARIO_MS }, async () => {
+  const { error, stats, result } = await page.evaluate(() => window.scenario("without_snapshot_options", ["/pyodide-without-snapshots/"]));
+  assert.equal(error, undefined, error);
+  assert.equal(result, 4);
+  assert.equal(stats.snapshot.use, "not used");
+  assert.match(stats.snapshot.reason, /this Pyodide has no makeMemorySnapshot\(\)/);
+});
+
+async function reload() {
+  await page.reload();
+  await page.waitForFunction("window.pageReady", null, { timeout: LOAD_MS });
+}
+
+test("after a reload, pools restore the snapshot kept in Cache Storage; a corrupt entry is made again", { timeout: SCENARIO_MS }, async (t) => {
+  await reload();
+  const cached = await scenario("snapshot_pools");
+  assert.equal(cached.error, undefined, cached.error);
+  assert.equal(cached.first.stats.snapshot.use, "from cache");
+  t.diagnostic(`after a reload, a pool of 2 from the cache ready in ${cached.first.ready_s.toFixed(2)} s`);
+  const flipped = await page.evaluate(async () => {
+    const cache = await caches.open("webpickle-snapshots");
+    const keys = await cache.keys();
+    const body = new Uint8Array(await (await cache.match(keys[0])).arrayBuffer());
+    body[body.length >> 1] ^= 0xff;
+    await cache.put(keys[0], new Response(body));
+    return keys.length;
+  });
+  assert.equal(flipped, 1, "one entry: older ones are evicted");
+  await reload();
+  const rebuilt = await scenario("snapshot_pools");
+  assert.equal(rebuilt.error, undefined, rebuilt.error);
+  assert.equal(rebuilt.first.stats.snapshot.use, "made", "the corrupt entry was not loaded");
+  assert.equal(rebuilt.second.stats.snapshot.use, "restored");
 });
 
 test("no page errors and no failed requests", () => {

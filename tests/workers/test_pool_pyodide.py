@@ -194,17 +194,63 @@ async def test_cancelling_a_queued_future_removes_its_task():
     assert pool._js.queued == 0
 
 
-async def test_a_hung_task_times_out_and_its_worker_is_replaced():
+def started_workers(pool):
+    return [w["ready_s"] for w in pool.stats["workers"]]
+
+
+async def test_stats_say_how_the_workers_started():
     pool = await shared_pool()
+    stats = pool.stats
+    assert stats["snapshot"]["use"] == "made", stats
+    assert [w["snapshot"] for w in stats["workers"]] == ["made", "restored"]
+    assert all(w["ready_s"] > 0 and w["heap_bytes"] > 0 for w in stats["workers"])
+    assert stats["interrupt"] == {"available": True, "reason": None, "grace_s": 1.0}
+    async with WorkerPool(1, snapshot=False) as plain:
+        assert plain.stats["snapshot"]["use"] == "not used"
+        assert "turned off" in plain.stats["workers"][0]["reason"]
+
+
+async def test_a_hung_task_times_out_and_its_worker_is_interrupted_not_replaced():
+    pool = await shared_pool()
+    before = started_workers(pool)
     hung = pool._submit(spin, (), {}, 1.0)  # a CPU loop, not a sleep
     others = [pool.submit(abs, -i) for i in range(5)]
-    with pytest.raises(TimeoutError, match="timeout"):
+    with pytest.raises(TimeoutError, match="interrupted"):
         await hung
     assert await asyncio.gather(*others) == [0, 1, 2, 3, 4]
-    assert any(w["state"] == "starting" for w in pool.workers)
     assert await pool.map(abs, [-5] * 4) == [5] * 4
     with pytest.raises(TimeoutError):
         await pool.map(spin, [None], timeout=0.5)
+    assert started_workers(pool) == before, "no worker was replaced"
+
+
+async def test_cancelling_a_running_task_interrupts_it_and_keeps_the_worker():
+    pool = await shared_pool()
+    before = started_workers(pool)
+
+    def record_interrupt():
+        try:
+            spin()
+        except KeyboardInterrupt:
+            sys.modules.setdefault("_interrupted", []).append(True)
+            raise
+
+    running = [pool.submit(record_interrupt) for _ in range(2)]
+    await asyncio.sleep(0.2)
+    for future in running:
+        assert future.cancel()
+    interrupted = await asyncio.gather(*(pool.submit(lambda: len(sys.modules.get("_interrupted", [])))
+                                         for _ in range(2)))
+    assert sorted(interrupted) == [1, 1], "each worker saw one KeyboardInterrupt"
+    assert started_workers(pool) == before, "no worker was replaced"
+
+    async def waits_forever():
+        await asyncio.Event().wait()  # runs no Python for an interrupt: cancelled by STOP
+
+    with pytest.raises(TimeoutError):
+        await pool._submit(waits_forever, (), {}, 0.2)
+    assert await pool.submit(abs, -2) == 2
+    assert started_workers(pool) == before
 
 
 def abort_runtime():
@@ -281,3 +327,7 @@ async def test_a_pool_whose_workers_cannot_start_says_so():
         WorkerPool(0)
     with pytest.raises(ValueError, match="timeout must be"):
         WorkerPool(1, timeout=-1)
+    with pytest.raises(ValueError, match="interrupt_grace must be"):
+        WorkerPool(1, interrupt_grace=-1)
+    with pytest.raises(TypeError, match="snapshot_cache must be"):
+        WorkerPool(1, snapshot_cache=3)

@@ -1,0 +1,1 @@
+../../../js/snapshot.mjs
