@@ -9,44 +9,52 @@ other processes go on, and a new process takes the dead one's place.
 
 import asyncio
 import os
+import secrets
 import signal
-import struct
 import sys
 
 from .access_log import log_event
 from .backend import CallFailed
+from .child import HEADER, READY_CALL_ID
 from .limits import format_size
 
-_LENGTH = struct.Struct(">Q")
 START_TIMEOUT_S = 120  # a cold start on a loaded 2-core machine can take seconds; generous on purpose
-RESTART_DELAYS_S = (0.1, 1, 5, 30)  # between failed starts of a replacement
+RESTART_DELAYS_S = (0.1, 0.5, 1, 2, 5, 10)  # between failed starts of a replacement; the last repeats
 
 
 class ChildDied(Exception):
     """The worker process ended while it was starting or running a call."""
 
 
+class ChildConfused(Exception):
+    """The worker process answered with a frame that is not its call's reply."""
+
+
 class _Child:
-    """One worker process and its pipes."""
+    """One worker process and its pipes. The process leads its own process group (and
+    session: a Ctrl-C in the server's terminal must not interrupt running calls), so
+    killing the group kills what a call started along with it."""
 
     def __init__(self, process):
         self.process = process
+        self.busy = False
+        self.exited = None  # a future set when the process ends, watched from start on
 
     @classmethod
     async def start(cls, cap_bytes, cap_text):
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "webpickle.server.child", str(cap_bytes or 0), cap_text or "",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            # Its own session: a Ctrl-C in the server's terminal must not interrupt
-            # running calls (shutdown lets them finish).
-            start_new_session=True)
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True)
         child = cls(process)
         try:
             async with asyncio.timeout(START_TIMEOUT_S):
-                await child._read_frame()
+                call_id, _ = await child._read_frame()
+            if call_id != READY_CALL_ID:
+                raise ChildConfused(f"sent call id {call_id} instead of being ready")
         except BaseException:
             child.kill()
             raise
+        child.exited = asyncio.ensure_future(process.wait())
         return child
 
     @property
@@ -54,25 +62,33 @@ class _Child:
         return self.process.pid
 
     async def call(self, payload):
-        """Send one request body; returns (raised, reply stream). Raises ChildDied."""
+        """Send one request body; returns (raised, reply stream). Raises ChildDied or ChildConfused."""
+        call_id = secrets.randbits(63) + 1  # never READY_CALL_ID; random, so no old frame can pass for the reply
         try:
-            self.process.stdin.write(_LENGTH.pack(len(payload)))
+            self.process.stdin.write(HEADER.pack(len(payload), call_id))
             self.process.stdin.write(payload)
             await self.process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             raise ChildDied(await self._describe_death()) from None
-        frame = await self._read_frame()
+        _, frame = await self._read_frame(expected=call_id)
         return frame[0] == 1, frame[1:]
 
-    async def _read_frame(self):
+    async def _read_frame(self, expected=None):
         try:
-            header = await self.process.stdout.readexactly(_LENGTH.size)
-            return await self.process.stdout.readexactly(_LENGTH.unpack(header)[0])
+            header = await self.process.stdout.readexactly(HEADER.size)
+            length, call_id = HEADER.unpack(header)
+            if expected is not None and (call_id != expected or length == 0):
+                raise ChildConfused(f"answered with a frame for call {call_id:#x}, not for its call {expected:#x}")
+            return call_id, await self.process.stdout.readexactly(length)
         except asyncio.IncompleteReadError:
             raise ChildDied(await self._describe_death()) from None
 
     async def _describe_death(self):
-        status = await self.process.wait()
+        await self.process.wait()
+        return self.describe_exit()
+
+    def describe_exit(self):
+        status = self.process.returncode
         if status < 0:
             try:
                 name = signal.Signals(-status).name
@@ -82,8 +98,12 @@ class _Child:
         return f"exited with status {status}"
 
     def kill(self):
-        if self.process.returncode is None:
-            self.process.kill()
+        """Kill the process and its group: what a call started dies with it (also once the
+        process itself is gone: the group outlives its leader while a member lives)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     async def stop(self, timeout):
         """Close its stdin (it exits after its current call); kill it if it lingers."""
@@ -98,7 +118,13 @@ class _Child:
 
 
 class ProcessPool:
-    """size worker processes, each capped at max_memory bytes of address space (None: no cap)."""
+    """size worker processes, each capped at max_memory bytes of address space (None: no cap).
+
+    The pool keeps its size: a process that dies, running a call or idle, is
+    replaced at once, and a replacement that cannot start (no descriptors left,
+    say) is retried with growing delays, shown meanwhile by problems() (the
+    server's /health says "degraded").
+    """
 
     name = "processes"
 
@@ -108,6 +134,7 @@ class ProcessPool:
         self._idle = asyncio.Queue()
         self._children = set()
         self._replacing = set()
+        self._start_failure = None  # why the last start of a replacement failed, until one succeeds
         self._closing = False
 
     async def start(self):
@@ -118,34 +145,75 @@ class ProcessPool:
             raise RuntimeError(f"a worker process {exc} before it was ready (its error is above); "
                                f"check that '{sys.executable} -m webpickle.server.child' can run") from None
         for child in children:
-            self._children.add(child)
-            self._idle.put_nowait(child)
+            self._adopt(child)
         log_event("pool_started", processes=self.size, max_memory=self._cap[1],
                   pids=sorted(c.pid for c in children))
 
+    def _adopt(self, child):
+        self._children.add(child)
+        child.exited.add_done_callback(lambda _: self._exited(child))
+        self._idle.put_nowait(child)
+
+    def _exited(self, child):
+        """A process ended: when it was idle, nobody else will notice, so replace it now."""
+        if not child.busy and child in self._children:
+            self._lost(child, f"{child.describe_exit()} while idle")
+
+    def problems(self):
+        """Why the pool cannot run as many calls as it should (empty when it can)."""
+        missing = self.size - len(self._children)
+        if missing <= 0 or self._start_failure is None:
+            return []
+        return [f"{missing} of {self.size} worker processes are missing: starting a replacement failed "
+                f"({self._start_failure}); retrying"]
+
     async def run(self, payload, timeout):
-        """Run one call in a free process; returns (raised, stream). Raises CallFailed."""
-        child = await self._idle.get()
+        """Run one call in a free process; returns (raised, stream). Raises CallFailed.
+
+        timeout counts from now, the wait for a free process included."""
+        child = None
         try:
             async with asyncio.timeout(timeout):
+                child = await self._take()
                 raised, stream = await child.call(payload)
         except ChildDied as exc:
             self._lost(child, str(exc))
             raise CallFailed(500, "WorkerCrashedError", self._death_message(str(exc), child.pid)) from None
+        except ChildConfused as exc:
+            self._lost(child, f"was killed: it {exc}")
+            raise CallFailed(500, "WorkerCrashedError",
+                             f"the worker process running the call (pid {child.pid}) {exc} (did a process the "
+                             "call started write on its pipe?); it was stopped and replaced") from None
         except TimeoutError:
-            child.kill()
+            if child is None:
+                raise CallFailed(504, "TimeoutError",
+                                 f"the call waited past its timeout of {timeout:g} s for a free worker process "
+                                 f"(all {self.size} were busy) and never ran") from None
             self._lost(child, "was killed: its call ran past its timeout")
             raise CallFailed(504, "TimeoutError",
-                             f"the call ran past its timeout of {timeout:g} s; its worker process was "
-                             "stopped and replaced") from None
+                             f"the call ran past its timeout of {timeout:g} s (counted from its arrival, the wait "
+                             "for a free worker process included); its worker process was stopped and "
+                             "replaced") from None
         except BaseException:
-            # Cancelled (the server stopped waiting): the process may be mid-call,
-            # and a half-read reply would corrupt the next one. Replace it.
-            child.kill()
-            self._lost(child, "was killed: its request was cancelled")
+            # Cancelled (the client went away, or the server stopped waiting): the process
+            # may be mid-call, and a half-read reply would corrupt the next one. Replace it.
+            if child is not None:
+                self._lost(child, "was killed: its request was cancelled (the client disconnected?)")
+            else:
+                log_event("call_cancelled", what="its request was cancelled (the client disconnected?) while it "
+                                                 "waited for a free worker process")
             raise
+        child.busy = False
         self._idle.put_nowait(child)
         return raised, stream
+
+    async def _take(self):
+        """A free, living process, marked busy (waiting for one if all are busy)."""
+        while True:
+            child = await self._idle.get()
+            if child in self._children and child.process.returncode is None:
+                child.busy = True
+                return child
 
     def _death_message(self, what, pid):
         text = f"the worker process running the call (pid {pid}) {what}; the pool replaced it"
@@ -155,6 +223,9 @@ class ProcessPool:
         return text
 
     def _lost(self, child, what):
+        child.kill()  # what its calls started goes with it
+        if child not in self._children:
+            return  # already replaced
         self._children.discard(child)
         log_event("worker_lost", pid=child.pid, what=what)
         if not self._closing:
@@ -168,17 +239,19 @@ class ProcessPool:
         while not self._closing:
             try:
                 child = await _Child.start(*self._cap)
-            except ChildDied as exc:
+            except (ChildDied, ChildConfused, OSError, TimeoutError) as exc:
                 delay = RESTART_DELAYS_S[min(attempt, len(RESTART_DELAYS_S) - 1)]
-                log_event("worker_start_failed", what=str(exc), retry_in_s=delay)
+                self._start_failure = str(exc) or type(exc).__name__
+                log_event("worker_start_failed", what=self._start_failure, retry_in_s=delay)
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
             if self._closing:
                 await child.stop(1)
                 return
-            self._children.add(child)
-            self._idle.put_nowait(child)
+            self._adopt(child)
+            if len(self._children) >= self.size:
+                self._start_failure = None
             log_event("worker_started", pid=child.pid)
             return
 
