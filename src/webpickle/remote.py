@@ -9,6 +9,9 @@ Pyodide or CPython, with the Web Worker pool's asyncio API::
         async for r in ex.imap_unordered(fn, items):
             ...
 
+In CPython, RemotePoolExecutor(url, key) is the same as a concurrent.futures.Executor
+(see _remote_pool), for code written for ProcessPoolExecutor.
+
 Functions, arguments, results and exceptions travel by value as webpickle
 streams, in HTTP requests signed with the shared key (HMAC-SHA256, see
 webpickle._signing); a reply is unpickled only once its signature, bound to
@@ -31,8 +34,8 @@ from . import _signing
 from ._batch import BatchMixin, check_timeout
 from .workers import RemoteTraceback
 
-__all__ = ["AuthenticationError", "PayloadTooLargeError", "RemoteError", "RemoteExecutor", "RemoteTraceback",
-           "RemoteWorkerCrashedError", "VersionMismatchError"]
+__all__ = ["AuthenticationError", "PayloadTooLargeError", "RemoteError", "RemoteExecutor", "RemotePoolExecutor",
+           "RemoteTraceback", "RemoteWorkerCrashedError", "VersionMismatchError"]
 
 
 class RemoteError(RuntimeError):
@@ -329,3 +332,7 @@ class _PyodideTransport:
 
     async def close(self):
         pass
+
+
+# The concurrent.futures face of RemoteExecutor, in its own module; imported last, as it builds on the above.
+from ._remote_pool import RemotePoolExecutor  # noqa: E402
