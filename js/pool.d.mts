@@ -62,7 +62,7 @@ export interface CallOptions {
 }
 
 export interface Reply {
-  /** A webpickle stream: the result, or (exception, traceback_text) when raised is true. */
+  /** A webpickle stream: the result, or (exception, traceback_text, frames) when raised is true (webpickle._call). */
   payload: Uint8Array;
   /** The reply stream's out-of-band buffers, in order. */
   buffers: Uint8Array[];

@@ -55,7 +55,7 @@ export interface CallRemoteOptions {
 }
 
 export interface RemoteReply {
-  /** A webpickle stream: the call's result, or (exception, traceback text) when raised. Its signature held. */
+  /** A webpickle stream: the call's result, or (exception, traceback text, frames) when raised (webpickle._call). Its signature held. */
   payload: Uint8Array;
   raised: boolean;
 }

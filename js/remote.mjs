@@ -7,7 +7,7 @@
 //   import { callRemote } from "./remote.mjs";
 //   // payload: webpickle.dumps((fn, args, kwargs)) from a Pyodide, as a Uint8Array
 //   const reply = await callRemote("http://127.0.0.1:8765/", key, payload, { python: "3.14" });
-//   // reply.payload pickles the result, or (exception, traceback text) when reply.raised
+//   // reply.payload pickles the result, or (exception, traceback text, frames) when reply.raised
 //
 // Unpickle reply.payload in a Python of the same minor version; it is handed
 // back only when its signature holds. Python callers in Pyodide or CPython use

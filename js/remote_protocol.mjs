@@ -14,7 +14,7 @@
 //             X-Webpickle-Signature    hex HMAC-SHA256 of requestText(...): the headers alone
 //                                      prove the key, before the server reads the body
 //   response  200: body pickles the result (X-Webpickle-Raised "0") or
-//             (exception, traceback text) ("1"); else JSON {error, message}.
+//             (exception, traceback text, frames) ("1"); else JSON {error, message}.
 //             X-Webpickle-Timestamp, X-Webpickle-Raised, and, once the request
 //             proved the key, X-Webpickle-Signature of responseText(...), which
 //             names the REQUEST's nonce: a reply answers one request only.

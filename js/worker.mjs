@@ -1,11 +1,10 @@
 // The pool's worker: a module Web Worker (or a Node worker thread) that loads
 // Pyodide and webpickle when told to (INIT), then runs one CALL at a time.
 // The message format is in protocol.mjs; the task itself is run by Python
-// (webpickle.workers._serve), which returns [stream, raised, buffers].
+// (webpickle._pool_worker.serve), which returns [stream, raised, buffers].
 //
-// Not run directly: pool.mjs starts it. The Python API ships a copy inside
-// the wheel (webpickle/_js/) and starts it from a Blob URL, so its imports
-// must be absolute URLs there; workers.py rewrites them.
+// Not run directly: pool.mjs starts it. The wheel carries it bundled with
+// what it imports (wasm/bundle_js.mjs), and the Python API starts it from a Blob URL.
 
 import { MessageType, errorToWire, transferList } from "./protocol.mjs";
 import { PRELOAD, SnapshotUse } from "./snapshot.mjs";
@@ -65,7 +64,7 @@ async function start(message) {
     throw new Error(`the worker could not install ${wanted.join(", ")}: ${problems.join("; ")} ` +
       `(indexURL ${message.indexURL}); check that these packages are where the page got them`);
   }
-  const serve = pyodide.pyimport("webpickle.workers")._serve;
+  const serve = pyodide.pyimport("webpickle._pool_worker").serve;
   runtime = { pyodide, serve };
   startup.heapBytes = pyodide._module?.HEAP8?.length ?? null; // private: feature-detected
   return { ms: performance.now() - t0, startup };
@@ -136,7 +135,7 @@ async function call(message) {
       }
     }
   } catch (error) {
-    // _serve catches every Python exception of the task, so an error here
+    // serve catches every Python exception of the task, so an error here
     // means the runtime itself failed (after a fatal error it is unusable), or
     // an interrupt landed in webpickle's own code after the task: that fails
     // this task only.

@@ -3,7 +3,9 @@
 usage: python3 wasm/make_wheel.py STAGE_DIR DIST_DIR
 
 STAGE_DIR holds webpickle/_core.cpython-314-wasm32-emscripten.so (from
-`cmake --install`); the Python files come from src/webpickle. The platform
+`cmake --install`); the Python files come from src/webpickle, and the Web
+Worker pool's JavaScript, bundled by wasm/bundle_js.mjs (esbuild), goes to
+webpickle/_js/. The platform
 tag is built from the ABI version Pyodide's own lock file declares
 (pyemscripten_<abi>_wasm32), never from the compiler's version: micropip
 rejects an emscripten_<compiler version> tag that differs from Pyodide's.
@@ -14,7 +16,9 @@ import base64
 import hashlib
 import json
 import re
+import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -50,6 +54,13 @@ def record_line(name, data):
     return f"{name},sha256={digest},{len(data)}"
 
 
+def bundled_javascript():
+    """{file name: bytes} of the pool's JavaScript bundles (see wasm/bundle_js.mjs)."""
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run(["node", str(PROJECT / "wasm/bundle_js.mjs"), out], check=True, timeout=300)
+        return {path.name: path.read_bytes() for path in sorted(Path(out).iterdir())}
+
+
 def wheel_files(stage, version, tag):
     files = {}
     extensions = sorted((stage / "webpickle").glob("_core.*.so"))
@@ -62,6 +73,8 @@ def wheel_files(stage, version, tag):
             continue
         if source.is_file() and "__pycache__" not in source.parts and source.suffix != ".pyc":
             files[f"webpickle/{source.relative_to(PACKAGE_SOURCES).as_posix()}"] = source.read_bytes()
+    for name, data in bundled_javascript().items():
+        files[f"webpickle/_js/{name}"] = data
     dist_info = f"webpickle-{version}.dist-info"
     files[f"{dist_info}/METADATA"] = (
         "Metadata-Version: 2.4\n"

@@ -147,20 +147,20 @@ async def copies(kind, megabytes=64):
         from baseline_pool import COPIES
 
         return {"copies": len(COPIES), "where": COPIES}
-    from webpickle import workers
+    from webpickle import _pool_buffers, workers
 
     data = bytearray(megabytes << 20)
     pool = make_pool(kind, 1)
     await pool.ready()
     try:
         before = dict(workers.stats)
-        sent, real = [], workers._copy_out
-        workers._copy_out = lambda view, take=None: sent.append(real(view, take)) or sent[-1]
+        sent, real = [], _pool_buffers.copy_out
+        _pool_buffers.copy_out = lambda view, take=None: sent.append(real(view, take)) or sent[-1]
         try:
             there = await pool.submit(lambda b: __import__("webpickle.workers").workers.stats["copied_in"],
                                       pickle.PickleBuffer(data))
         finally:
-            workers._copy_out = real
+            _pool_buffers.copy_out = real
     finally:
         pool.shutdown()
     out = workers.stats["copied_out"] - before["copied_out"]
@@ -185,21 +185,21 @@ _JS_LOOP = """async (pool, payload, n) => {
 async def breakdown(kind, calls=1000):
     """webpickle only: the median round trip from Python, from JS alone (pool.call), and Python's own steps."""
     from pyodide.code import run_js
-    from webpickle import workers
+    from webpickle import _pool_buffers, workers
 
     pool = make_pool("webpickle", 1)
     await pool.ready()
     try:
         samples = await _round_trips(pool, calls)
-        payload, _ = workers._dumps((add_one, (1,), {}))
+        payload, _ = _pool_buffers.dumps((add_one, (1,), {}))
         js_median = await run_js(_JS_LOOP)(pool._js, payload, calls)
         t0 = time.perf_counter()
         for _ in range(calls):
-            stream, _ = workers._dumps((add_one, (1,), {}))
+            stream, _ = _pool_buffers.dumps((add_one, (1,), {}))
         dumps_us = (time.perf_counter() - t0) / calls * 1e6
         t0 = time.perf_counter()
         for _ in range(calls):
-            workers._loads(stream, [])
+            _pool_buffers.loads(stream, [])
         loads_us = (time.perf_counter() - t0) / calls * 1e6
     finally:
         pool.shutdown()

@@ -29,7 +29,7 @@ other server and by the same server after a restart (a new id).
 
 A response to an authenticated request carries X-Webpickle-Timestamp,
 X-Webpickle-Raised ("0": the body pickles the call's result, "1": it pickles
-(exception, traceback text), "" on error responses, whose body is JSON) and
+(exception, traceback text, frames), "" on error responses, whose body is JSON) and
 X-Webpickle-Signature over::
 
     webpickle-response-v1, status, timestamp, the REQUEST's nonce, raised, sha256(body) in hex

@@ -30,23 +30,13 @@ import urllib.parse
 
 import webpickle
 
-from . import _signing
+from . import _call, _signing
 from ._batch import BatchMixin, check_timeout
-from .workers import RemoteTraceback
+from ._call import RemoteError, RemoteExceptionError, RemoteTraceback, WorkerCrashedError
 
-__all__ = ["AuthenticationError", "PayloadTooLargeError", "RemoteError", "RemoteExecutor", "RemotePoolExecutor",
-           "RemoteTraceback", "RemoteWorkerCrashedError", "VersionMismatchError"]
-
-
-class RemoteError(RuntimeError):
-    """The server could not run the call (not an exception raised by the call itself).
-
-    status: the HTTP status (None when the request never got an answer).
-    """
-
-    def __init__(self, message, status=None):
-        super().__init__(message)
-        self.status = status
+__all__ = ["AuthenticationError", "PayloadTooLargeError", "RemoteError", "RemoteExceptionError", "RemoteExecutor",
+           "RemotePoolExecutor", "RemoteTraceback", "RemoteWorkerCrashedError", "VersionMismatchError",
+           "WorkerCrashedError"]
 
 
 class AuthenticationError(RemoteError):
@@ -61,13 +51,12 @@ class PayloadTooLargeError(RemoteError):
     """The request body is over the server's --max-body (413)."""
 
 
-class RemoteWorkerCrashedError(RemoteError):
-    """The process (or Dask worker) running the call died: a segfault, memory past its cap, ..."""
-
+# The old name of WorkerCrashedError (the process or Dask worker running the call died), kept for callers.
+RemoteWorkerCrashedError = WorkerCrashedError
 
 _ERRORS = {"AuthenticationError": AuthenticationError, "ServerMismatchError": AuthenticationError,
            "VersionMismatchError": VersionMismatchError,
-           "PayloadTooLargeError": PayloadTooLargeError, "WorkerCrashedError": RemoteWorkerCrashedError}
+           "PayloadTooLargeError": PayloadTooLargeError, "WorkerCrashedError": WorkerCrashedError}
 # Seconds the client waits past a call's timeout for the server's own 504 before giving up itself.
 _TIMEOUT_GRACE_S = 30
 
@@ -173,14 +162,14 @@ class RemoteExecutor(BatchMixin):
         """Settle future with the call's outcome. The task itself never raises: a SystemExit
         the call raised remotely must reach whoever awaits the future, not stop the event loop."""
         try:
-            value = await self._send(payload, timeout)
+            raised, value = await self._send(payload, timeout)
         except asyncio.CancelledError:
             future.cancel()
             raise
         except BaseException as exc:
             outcome = (future.set_exception, exc)
-        else:
-            outcome = (future.set_result, value)
+        else:  # the call's own exception is set, not raised: this module's frames would only hide it
+            outcome = (future.set_exception if raised else future.set_result, value)
         # Reported before the future settles, not from its done-callback (a loop step
         # later): map() never returns before its last progress report.
         if on_finish is not None:
@@ -248,7 +237,7 @@ def _error_kind(body):
 
 
 def _reply(key, status, headers, nonce, body):
-    """The call's result from the server's answer; raises its exception or the server's error.
+    """The call's outcome (raised, result or exception) from the server's answer; raises the server's error.
 
     Nothing is unpickled unless the answer is signed with key and bound to nonce.
     """
@@ -263,12 +252,8 @@ def _reply(key, status, headers, nonce, body):
         except Exception as exc:
             raise RemoteError(f"the call's reply could not be unpickled here: {exc!r}", status) from exc
         if raised != "1":
-            return value
-        exc, text = value
-        exc.__cause__ = RemoteTraceback(text)
-        if isinstance(exc, StopIteration):  # a coroutine may not raise it: it would become a RuntimeError
-            raise RemoteError(f"the call raised {exc!r}") from exc
-        raise exc
+            return False, value
+        return True, _call.raised_exception(value)
     try:
         error = json.loads(body)
         kind, message = error["error"], error["message"]

@@ -11,194 +11,35 @@ Inside Pyodide (a page, a worker such as JupyterLite's kernel, or Node)::
             ...
 
 Functions, arguments, results and exceptions travel by value as webpickle
-streams. Protocol-5 buffers (pickle.PickleBuffer, NumPy arrays) travel as
-transferred ArrayBuffers: copied once out of this Pyodide's memory and once
-into the worker's. The JavaScript side is the ES module in _js/ (the
-project's js/ folder), started from Blob URLs, so the wheel is all a page
-needs; workers load Pyodide from this Pyodide's indexURL and webpickle from
-wherever this Pyodide installed it.
+streams (_call.py: a pickled call, the same as the server's); protocol-5
+buffers travel as transferred ArrayBuffers (_pool_buffers.py). The worker
+side is _pool_worker.py; the JavaScript is bundled into the wheel and started
+from Blob URLs (_pool_js.py), so the wheel is all a page needs; workers load
+Pyodide from this Pyodide's indexURL and webpickle from wherever this Pyodide
+installed it.
 
 Pickle is code execution: workers run whatever this Pyodide sends them. Never
 relay streams that came from anywhere else.
 """
 
 import asyncio
-import pickle
-import re
 import sys
-import traceback
 
-import webpickle
-
-from . import _wheel_source
+from . import _call, _pool_buffers, _pool_js, _wheel_source
 from ._batch import BatchMixin, check_timeout
+from ._call import RemoteExceptionError, RemoteTraceback, WorkerCrashedError, WorkerError
 from ._task_future import TaskFuture
 
-__all__ = ["RemoteTraceback", "WorkerCrashedError", "WorkerError", "WorkerPool", "WorkerStartError"]
-
-
-class WorkerError(RuntimeError):
-    """A worker could not run a task (not an exception raised by the task itself)."""
-
-
-class WorkerCrashedError(WorkerError):
-    """The worker's runtime died while running the task (a wasm trap, an abort); it was replaced."""
+__all__ = ["RemoteExceptionError", "RemoteTraceback", "WorkerCrashedError", "WorkerError", "WorkerPool",
+           "WorkerStartError"]
 
 
 class WorkerStartError(WorkerError):
     """No worker could start: Pyodide, webpickle or a requested package failed to load in it."""
 
 
-class RemoteTraceback(Exception):
-    """The worker's traceback of a task's exception, as text; set as that exception's __cause__."""
-
-    def __str__(self):
-        return "\n" + "".join(self.args)
-
-
-# Buffers (and bytes) this runtime copied to and from JavaScript; tests count copies with it.
-stats = {"copied_out": 0, "bytes_out": 0, "copied_in": 0, "bytes_in": 0}
-
-
-def _copy_out(view, take_buffer=None):
-    """Copy a contiguous buffer out of this Pyodide's memory into a JS Uint8Array: one copy."""
-    import js
-
-    target = take_buffer(view.nbytes) if take_buffer else js.Uint8Array.new(view.nbytes)
-    target.assign(view)
-    stats["copied_out"] += 1
-    stats["bytes_out"] += view.nbytes
-    return target
-
-
-def _copy_in(array):
-    """Copy a JS Uint8Array into this Pyodide's memory, as a writable memoryview: one copy."""
-    view = array.to_memoryview()
-    stats["copied_in"] += 1
-    stats["bytes_in"] += view.nbytes
-    return view
-
-
-def _dumps(obj, take_buffer=None):
-    """obj as (a JS Uint8Array stream, [its out-of-band buffers as JS Uint8Arrays])."""
-    from pyodide.ffi import to_js
-
-    buffers = []
-
-    def out_of_band(picklebuffer):
-        buffers.append(_copy_out(picklebuffer.raw(), take_buffer))
-        return False
-
-    return to_js(webpickle.dumps(obj, protocol=5, buffer_callback=out_of_band)), buffers
-
-
-def _loads(payload, buffers):
-    """Unpickle a JS Uint8Array stream; buffers is a JS array of Uint8Arrays, or None for none."""
-    return pickle.loads(payload.to_bytes(), buffers=[_copy_in(b) for b in buffers] if buffers else None)
-
-
-# -- in the worker --------------------------------------------------------------
-
-
-def _serve(payload, buffers):
-    """Run one task; worker.mjs calls this for each CALL message.
-
-    Returns the JS array [stream, raised, buffers], or an awaitable of it when
-    the function is a coroutine function. Every exception of the task,
-    SystemExit included, is caught and sent back with its traceback text.
-    """
-    try:
-        function, args, kwargs = _loads(payload, buffers)
-        result = function(*args, **kwargs)
-    except BaseException as exc:
-        return _reply_failure(exc)
-    if asyncio.iscoroutine(result):
-        return asyncio.ensure_future(_finish(result))
-    return _reply_value(result)
-
-
-async def _finish(coroutine):
-    try:
-        result = await coroutine
-    except BaseException as exc:
-        return _reply_failure(exc)
-    return _reply_value(result)
-
-
-def _reply(obj, raised):
-    from pyodide.ffi import to_js
-
-    stream, buffers = _dumps(obj)
-    return to_js([stream, raised, buffers])
-
-
-def _reply_value(result):
-    try:
-        return _reply(result, False)
-    except Exception as exc:
-        problem = pickle.PicklingError(
-            f"the task's result, a {type(result).__qualname__}, could not be pickled to be sent back: {exc}")
-        problem.__cause__ = exc
-        return _reply_failure(problem)
-
-
-def _reply_failure(exc):
-    """Send back (exc, its traceback text); one that cannot make the trip becomes a WorkerError."""
-    tb = exc.__traceback__
-    if tb is not None and tb.tb_frame.f_code in (_serve.__code__, _finish.__code__):
-        tb = tb.tb_next  # start at the task's own frame
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
-    try:
-        # Loading it here as well catches exception classes whose __init__
-        # rejects their own args, while the type and the traceback are at hand.
-        pickle.loads(webpickle.dumps((exc, text), protocol=5))
-    except Exception as problem:
-        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        exc = WorkerError(f"the task raised {kind}: {exc} (it could not be sent back by value: {problem})")
-    return _reply((exc, text), True)
-
-
-# -- the JavaScript side, loaded from the wheel --------------------------------
-
-# Loaded in this order, each after the modules it imports.
-_JS_FILES = ("protocol.mjs", "snapshot.mjs", "spawn.mjs", "spares.mjs", "pool.mjs", "worker.mjs", "bridge.mjs")
-_RELATIVE_IMPORT = re.compile(r'(\bfrom\s+)"\./([\w.-]+\.mjs)"')
-_BOOT = """({
-  // Node cannot import blob: URLs, and a data: URL worker in a browser has an
-  // opaque origin (it could not fetch Pyodide), so each gets its own kind.
-  moduleURL(text) {
-    const node = typeof process === "object" && typeof process.versions?.node === "string" &&
-      typeof WorkerGlobalScope === "undefined" && typeof window === "undefined";
-    return node ? "data:text/javascript," + encodeURIComponent(text)
-                : URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
-  },
-  load: (url) => import(url),
-})"""
-_javascript_loaded = None
-
-
-async def _javascript():
-    """{file name: loaded module or, for worker.mjs, its URL}; loaded once per runtime."""
-    global _javascript_loaded
-    if _javascript_loaded is None:
-        _javascript_loaded = asyncio.ensure_future(_load_javascript())
-    return await _javascript_loaded
-
-
-async def _load_javascript():
-    from importlib.resources import files
-
-    from pyodide.code import run_js
-
-    boot = run_js(_BOOT)
-    urls = {}
-    for name in _JS_FILES:
-        text = (files(__package__) / "_js" / name).read_text(encoding="utf-8")
-        # A module started from a Blob URL cannot resolve "./x.mjs": point it at x's own URL.
-        text = _RELATIVE_IMPORT.sub(lambda m: f'{m[1]}"{urls[m[2]]}"', text)
-        urls[name] = boot.moduleURL(text)
-    return {"pool.mjs": await boot.load(urls["pool.mjs"]), "bridge.mjs": await boot.load(urls["bridge.mjs"]),
-            "snapshot.mjs": await boot.load(urls["snapshot.mjs"]), "worker.mjs": urls["worker.mjs"]}
+# Buffers (and bytes) this runtime copied to and from JavaScript (see _pool_buffers).
+stats = _pool_buffers.stats
 
 
 def _sources(index_url, wheel_url):
@@ -222,7 +63,6 @@ def _sources(index_url, wheel_url):
 
 
 # -- the pool -------------------------------------------------------------------
-
 
 
 class WorkerPool(BatchMixin):
@@ -286,13 +126,12 @@ class WorkerPool(BatchMixin):
         from pyodide.ffi import JsException, create_proxy, to_js
 
         try:
-            modules = await _javascript()
+            module, options["workerURL"] = await _pool_js.load()
             if self._closed:
                 return
-            options["workerURL"] = modules["worker.mjs"]
-            self._js = modules["pool.mjs"].WorkerPool.new(to_js(options, dict_converter=js.Object.fromEntries))
+            self._js = module.WorkerPool.new(to_js(options, dict_converter=js.Object.fromEntries))
             self._on_settle_proxy = create_proxy(self._on_settle)
-            self._client = modules["bridge.mjs"].PythonClient.new(self._js, self._on_settle_proxy)
+            self._client = module.PythonClient.new(self._js, self._on_settle_proxy)
         except BaseException as exc:
             # Without a JS pool nothing will ever run the waiting tasks: end them.
             for future, *_ in self._waiting:
@@ -364,7 +203,7 @@ class WorkerPool(BatchMixin):
             raise WorkerStartError(f"the worker pool could not be created: {self._started.exception()!r}")
         future = TaskFuture(asyncio.get_event_loop())
         try:
-            payload, buffers = _dumps((fn, args, kwargs), self._js.takeBuffer if self._js else None)
+            payload, buffers = _pool_buffers.dumps((fn, args, kwargs), self._js.takeBuffer if self._js else None)
         except Exception as exc:
             future.set_exception(exc)
             return future
@@ -385,28 +224,27 @@ class WorkerPool(BatchMixin):
                             None if timeout is None else timeout * 1000)
         future._on_cancel = lambda: self._client and self._client.cancel(token)
 
-    def _on_settle(self, token, payload, buffers, raised, error_name=None, error_message=None):
-        """bridge.mjs reports the end of task `token`: a reply, or the pool's error."""
-        future = self._futures.pop(token, None)
-        if error_name is not None:
-            problem = _python_error(error_name, error_message)
+    def _on_settle(self, settlement):
+        """bridge.mjs reports the end of a task: a reply, or the pool's error (a Settlement, protocol.mjs)."""
+        future = self._futures.pop(settlement.token, None)
+        if settlement.errorName is not None:
+            problem = _python_error(settlement.errorName, settlement.errorMessage)
             if future is not None and not future.done():
                 future.cancel() if problem is None else future.set_exception(problem)
             return
+        buffers = settlement.buffers
         try:
             if future is None or future.done():
                 return
             try:
-                value = _loads(payload, buffers)
+                value = _pool_buffers.loads(settlement.payload, buffers)
             except Exception as exc:
                 future.set_exception(WorkerError(f"the task's reply could not be unpickled here: {exc!r}"))
                 return
-            if not raised:
+            if settlement.raised:
+                future.set_exception(_call.raised_exception(value))
+            else:
                 future.set_result(value)
-                return
-            exc, text = value
-            exc.__cause__ = RemoteTraceback(text)
-            future.set_exception(exc if not isinstance(exc, StopIteration) else WorkerError(repr(exc)))
         finally:
             if buffers:
                 self._js.recycle(buffers)  # their memory serves the next big arguments

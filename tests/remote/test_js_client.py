@@ -33,8 +33,9 @@ def test_a_pickled_call_from_javascript_runs_and_its_reply_verifies(server, key_
 def test_an_exception_comes_back_raised(server, key_file, tmp_path):
     reply = call_from_js(server, key_file, webpickle.dumps((int, ("nope",), {})), tmp_path)
     assert reply["raised"] is True
-    exc, text = pickle.loads(bytes.fromhex(reply["payload"]))
+    exc, text, chain = pickle.loads(bytes.fromhex(reply["payload"]))
     assert isinstance(exc, ValueError) and "invalid literal for int()" in text
+    assert chain[-1][1].startswith("ValueError: invalid literal for int()")
 
 
 def test_wrong_key_and_wrong_version_are_refused(server, key_file, tmp_path):

@@ -219,7 +219,7 @@ def test_neither_the_key_nor_signatures_appear_in_the_log(server):
     headers = signed_headers(server, b"not a pickle")
     status, _, reply = post(server, b"not a pickle", headers)
     assert status == 200  # unpickling failed in the worker: the call's exception comes back
-    exc, text = webpickle.loads(reply)
+    exc, text, _ = webpickle.loads(reply)
     assert "UnpicklingError" in text
     post(server, b"x", {})  # and a refused one
     events = server.events()  # every line is JSON

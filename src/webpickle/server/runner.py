@@ -1,16 +1,14 @@
 """Run one pickled call and pickle its outcome: in a worker process, or as a Dask task.
 
 The request body is webpickle.dumps((fn, args, kwargs)). The reply is
-(raised, stream): stream pickles the result when raised is False, else
-(exception, its traceback text), both by value with webpickle, as the Web
-Worker pool's replies do.
+(raised, stream), made by webpickle._call as the Web Worker pool's replies are.
 """
 
 import asyncio
 import pickle
-import traceback
 
 import webpickle
+from webpickle import _call
 
 
 def run_call(payload, memory_cap=None):
@@ -19,22 +17,13 @@ def run_call(payload, memory_cap=None):
     memory_cap: the --max-memory text ("1GB") when this process is capped;
     a MemoryError then gets a note that names the cap.
     """
-    try:
-        function, args, kwargs = pickle.loads(payload)
-        result = function(*args, **kwargs)
-        if asyncio.iscoroutine(result):
-            result = asyncio.run(result)  # no loop runs in a worker process or a Dask task thread
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the call's outcome
-        if isinstance(exc, MemoryError) and memory_cap:
-            exc.add_note(f"the call's process is capped at --max-memory {memory_cap} of address space")
-        return True, _pickle_failure(exc)
-    try:
-        return False, webpickle.dumps(result, protocol=5)
-    except Exception as exc:
-        problem = pickle.PicklingError(
-            f"the call's result, a {type(result).__qualname__}, could not be pickled to be sent back: {exc}")
-        problem.__cause__ = exc
-        return True, _pickle_failure(problem)
+    outcome = _call.run(lambda: pickle.loads(payload))
+    if asyncio.iscoroutine(outcome):
+        outcome = asyncio.run(outcome)  # no loop runs in a worker process or a Dask task thread
+    raised, value = outcome
+    if raised and isinstance(value, MemoryError) and memory_cap:
+        value.add_note(f"the call's process is capped at --max-memory {memory_cap} of address space")
+    return _call.pickle_outcome(outcome, _dumps)
 
 
 def run_call_task(payload):
@@ -42,19 +31,5 @@ def run_call_task(payload):
     return run_call(payload)
 
 
-def _pickle_failure(exc):
-    """(exc, traceback text) pickled; an exception that cannot make the trip becomes a RuntimeError."""
-    tb = exc.__traceback__
-    if tb is not None and tb.tb_frame.f_code is run_call.__code__:
-        tb = tb.tb_next  # start at the call's own frame
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
-    try:
-        stream = webpickle.dumps((exc, text), protocol=5)
-        # Loading it here too catches exception classes whose __init__ rejects
-        # their own args, while the type and the traceback are at hand.
-        pickle.loads(stream)
-        return stream
-    except Exception as problem:
-        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        substitute = RuntimeError(f"the call raised {kind}: {exc} (it could not be sent back by value: {problem})")
-        return webpickle.dumps((substitute, text), protocol=5)
+def _dumps(obj):
+    return webpickle.dumps(obj, protocol=5)

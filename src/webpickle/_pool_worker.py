@@ -1,0 +1,31 @@
+"""The Web Worker pool's worker side: what js/worker.mjs calls for each CALL message.
+
+Running the call and pickling its outcome is webpickle._call's job, as in the
+server; this module only carries streams across the JavaScript boundary.
+"""
+
+import asyncio
+
+from . import _call, _pool_buffers
+
+
+def serve(payload, buffers):
+    """Run one task: returns the JS array [stream, raised, buffers], or an awaitable
+    of it when the function is a coroutine function. Never raises for the task's
+    own exceptions (SystemExit included): they are its reply.
+    """
+    outcome = _call.run(lambda: _pool_buffers.loads(payload, buffers))
+    if asyncio.iscoroutine(outcome):
+        return asyncio.ensure_future(_reply_when_done(outcome))
+    return _reply(outcome)
+
+
+async def _reply_when_done(outcome):
+    return _reply(await outcome)
+
+
+def _reply(outcome):
+    from pyodide.ffi import to_js
+
+    raised, (stream, buffers) = _call.pickle_outcome(outcome, _pool_buffers.dumps)
+    return to_js([stream, raised, buffers])
