@@ -20,15 +20,11 @@ import sys
 import threading
 
 from ._batch import check_timeout
+from ._grouped_calls import call_with_each
 
 # Seconds the constructor waits for the server's health check.
 _READY_TIMEOUT_S = 60
 _DEFAULT_MAX_WORKERS = 32  # the asyncio RemoteExecutor's default concurrency in CPython
-
-
-def call_chunk(fn, arg_tuples):
-    """map()'s chunks with chunksize > 1: fn over several argument tuples in one call (run on the server)."""
-    return [fn(*args) for args in arg_tuples]
 
 
 class RemotePoolExecutor(concurrent.futures.Executor):
@@ -148,7 +144,7 @@ class RemotePoolExecutor(concurrent.futures.Executor):
             return super().map(fn, *iterables, timeout=timeout, buffersize=buffersize)
         arguments = zip(*iterables)
         chunks = iter(lambda: tuple(itertools.islice(arguments, chunksize)), ())
-        results = super().map(call_chunk, itertools.repeat(fn), chunks, timeout=timeout, buffersize=buffersize)
+        results = super().map(call_with_each, itertools.repeat(fn), chunks, timeout=timeout, buffersize=buffersize)
         return itertools.chain.from_iterable(results)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
