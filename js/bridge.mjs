@@ -14,7 +14,6 @@
 export { WorkerPool } from "./pool.mjs";
 
 /** @typedef {import("./protocol.mjs").Settlement} Settlement */
-/** @typedef {import("./pool.mjs").WorkerPool} WorkerPool */
 
 export class PythonClient {
   #pool;
@@ -24,7 +23,7 @@ export class PythonClient {
   #controllers = new Map();
 
   /**
-   * @param {WorkerPool} pool
+   * @param {import("./pool.mjs").WorkerPool} pool
    * @param {(settlement: Settlement) => void} onSettle
    */
   constructor(pool, onSettle) {

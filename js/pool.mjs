@@ -11,7 +11,8 @@
 // Every call ends: with a reply (the task's result or its Python exception)
 // or with an Error named as in protocol.mjs's ErrorName.
 
-import { ErrorName, MessageType, errorFromWire, makeError, transferList } from "./protocol.mjs";
+import { makeError } from "./errors.mjs";
+import { ErrorName, MessageType, errorFromWire, transferList } from "./protocol.mjs";
 import { SnapshotSource, SnapshotUse } from "./snapshot.mjs";
 import { Spares } from "./spares.mjs";
 import { spawnWorker } from "./spawn.mjs";
@@ -44,8 +45,24 @@ function absolute(url) {
   return base ? new URL(url, base).href : String(url);
 }
 
+/**
+ * One worker's place in the pool; a replacement worker takes the same slot.
+ * @typedef {object} Slot
+ * @property {number} index
+ * @property {string} state one of State
+ * @property {import("./protocol.mjs").Port | null} port
+ * @property {any} task the task it runs, or null
+ * @property {number} startId the id of the INIT of its current worker
+ * @property {number | null} readyMs
+ * @property {boolean} counted whether `ready` counted it
+ * @property {import("./protocol.mjs").Startup | null} startup
+ * @property {Int32Array | null} interrupt
+ * @property {ReturnType<typeof setTimeout> | null} graceTimer
+ */
+
 export class WorkerPool {
   #options;
+  /** @type {Slot[]} */
   #slots = [];
   #queue = []; // tasks waiting for a worker, oldest first
   #nextId = 1;
@@ -145,6 +162,10 @@ export class WorkerPool {
    * or Uint8Arrays) are transferred: detached here once the task is sent.
    * `timeout` is in milliseconds (default: options.timeout, else none).
    */
+  /**
+   * @param {Uint8Array} payload
+   * @param {import("./pool.mjs").CallOptions} [options]
+   */
   call(payload, { buffers = [], timeout = this.#options.timeout, signal } = {}) {
     if (!(payload instanceof Uint8Array)) {
       return Promise.reject(new TypeError("pool.call: payload must be a Uint8Array holding a webpickle stream"));
@@ -154,7 +175,7 @@ export class WorkerPool {
       if (!(buffer instanceof ArrayBuffer || buffer instanceof Uint8Array)) {
         return Promise.reject(new TypeError(`pool.call: buffers[${i}] is not an ArrayBuffer or a Uint8Array`));
       }
-      if ((buffer.buffer ?? buffer).detached) {
+      if ((buffer instanceof ArrayBuffer ? buffer : /** @type {ArrayBuffer} */ (buffer.buffer)).detached) {
         return Promise.reject(new TypeError(`pool.call: buffers[${i}] is detached: it was transferred ` +
           "already (by an earlier call?); pass a fresh buffer"));
       }
@@ -245,7 +266,10 @@ export class WorkerPool {
     for (const slot of waiting) if (!this.#terminated && slot.port === null) this.#startWorker(slot);
   }
 
-  /** What INIT says about the snapshot for the next worker started. */
+  /**
+   * What INIT says about the snapshot for the next worker started.
+   * @returns {import("./protocol.mjs").SnapshotPlan}
+   */
   #restorePlan() {
     const { bytes, use, reason } = this.#snapshot;
     if (!bytes) return { mode: "none", reason };
@@ -253,6 +277,10 @@ export class WorkerPool {
       use: use === SnapshotUse.FROM_CACHE ? SnapshotUse.FROM_CACHE : SnapshotUse.RESTORED };
   }
 
+  /**
+   * @param {Slot} slot
+   * @param {import("./protocol.mjs").SnapshotPlan} [snapshot]
+   */
   #startWorker(slot, snapshot = this.#restorePlan()) {
     const o = this.#options;
     slot.state = State.STARTING;
@@ -289,6 +317,10 @@ export class WorkerPool {
     if (!this.#terminated) this.#startWorker(slot);
   }
 
+  /**
+   * @param {Slot} slot
+   * @param {import("./protocol.mjs").WorkerToPool} message
+   */
   #onMessage(slot, message) {
     const task = slot.task;
     switch (message?.type) {
@@ -330,15 +362,15 @@ export class WorkerPool {
           this.#settle(task, { payload: message.payload, buffers: message.buffers, raised: message.raised });
         } else {
           const cause = errorFromWire(message.error);
-          this.#settle(task, null, makeError(ErrorName.CALL, `the worker could not run the task: ${cause.message}`, cause));
+          this.#settle(task, null, makeError(ErrorName.CALL, `the worker could not run the task: ${cause.message}`, { cause }));
         }
         this.#dispatch();
         return;
       case MessageType.CRASHED:
         this.#onWorkerError(slot, errorFromWire(message.error));
         return;
-      default:
-        this.#onWorkerError(slot, new Error(`unexpected message ${JSON.stringify(message?.type)} from the worker`));
+      default: // a worker that does not speak this protocol (the type allows none)
+        this.#onWorkerError(slot, new Error(`unexpected message ${JSON.stringify(/** @type {any} */ (message)?.type)} from the worker`));
     }
   }
 
@@ -352,7 +384,7 @@ export class WorkerPool {
     if (task && !task.settled) {
       this.#settle(task, null, makeError(ErrorName.CRASHED,
         `worker ${slot.index} died while running the task (${describe(error)}); ` +
-        "it was replaced, and other tasks go on", error));
+        "it was replaced, and other tasks go on", { cause: error }));
     }
     this.#options.onWorkerError?.({ index: slot.index, error });
     this.#replace(slot);
@@ -365,7 +397,7 @@ export class WorkerPool {
     slot.port?.terminate();
     slot.port = null;
     slot.state = State.FAILED;
-    const error = makeError(ErrorName.START, `worker ${slot.index} could not start: ${describe(cause)}`, cause);
+    const error = makeError(ErrorName.START, `worker ${slot.index} could not start: ${describe(cause)}`, { cause });
     this.#options.onWorkerError?.({ index: slot.index, error });
     this.#readyFailed(error);
     if (this.#slots.every((s) => s.state === State.FAILED)) {
@@ -470,5 +502,5 @@ function describe(error) {
 function abortError(signal) {
   const reason = signal?.reason;
   if (reason instanceof Error && reason.name === ErrorName.ABORT) return reason;
-  return makeError(ErrorName.ABORT, `the task was aborted${reason === undefined ? "" : `: ${reason?.message ?? reason}`}`, reason);
+  return makeError(ErrorName.ABORT, `the task was aborted${reason === undefined ? "" : `: ${reason?.message ?? reason}`}`, { cause: reason });
 }

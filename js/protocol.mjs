@@ -3,22 +3,9 @@
 //
 // Every message is a plain object {type, id, ...}. `id` names the task (or
 // the start-up of one worker) the message is about, so a late message from a
-// worker that was already replaced can be recognised and dropped.
-//
-//   pool -> worker   INIT  {id, indexURL, packages, wheelURL?, lockFileURL?,
-//                           lockFileContents?, packageBaseUrl?,
-//                           interruptBuffer?: SharedArrayBuffer,
-//                           snapshot?: {mode: "make" | "restore", marker, bytes?, use?}}
-//                    CALL  {id, payload: Uint8Array, buffers: Uint8Array[]}
-//                    STOP  {id}   the pool gave up on task id: cancel its coroutine
-//   worker -> pool   SNAPSHOT     {id, bytes?, reason?}  answers an INIT whose snapshot.mode is
-//                                 "make", before READY: the snapshot, or why there is none
-//                    READY        {id, ms, startup}   answers INIT; startup: {snapshot, reason,
-//                                 heapBytes} (snapshot: one of snapshot.mjs's SnapshotUse)
-//                    START_FAILED {id, error}         answers INIT; the worker is unusable
-//                    REPLY        {id, payload, buffers, raised, returned}   answers CALL
-//                    CALL_FAILED  {id, error, returned}   answers CALL; the worker is still usable
-//                    CRASHED      {id, error}         the runtime died (wasm trap, abort)
+// worker that was already replaced can be recognised and dropped. The shapes
+// are the typedefs below (PoolToWorker, WorkerToPool), which `tsc -p js`
+// checks every post and every read of in ./dev test.
 //
 // Interrupts: when the pool gives up on a running task (timeout, abort) and
 // the worker has an interruptBuffer, the pool stores 2 (SIGINT) in it and
@@ -27,10 +14,13 @@
 // worker after each task, so an interrupt reaches only its own task.
 //
 // A REPLY's payload is a webpickle stream of the task's result, or, when
-// `raised` is true, of the tuple (exception, traceback_text). `buffers` are a
-// stream's protocol-5 out-of-band buffers, in order. Buffers always move by
-// transfer (see transferList), never by structured-clone copy; `returned`
-// sends the CALL's buffers home once copied into the worker, for reuse.
+// `raised` is true, of the tuple (exception, traceback text, frames) (see
+// webpickle/_call.py). `buffers` are a stream's protocol-5 out-of-band
+// buffers, in order. Buffers always move by transfer (see transferList), never
+// by structured-clone copy; `returned` sends the CALL's buffers home once
+// copied into the worker, for reuse.
+
+import { makeError } from "./errors.mjs";
 
 export const MessageType = Object.freeze({
   INIT: "init",
@@ -54,33 +44,34 @@ export const ErrorName = Object.freeze({
   CALL: "WorkerCallError", // the worker could not run the message (not the task's own error)
 });
 
-/** An Error with the given name; `cause` is kept when given. */
-export function makeError(name, message, cause) {
-  const error = new Error(message, cause === undefined ? undefined : { cause });
-  error.name = name;
-  return error;
-}
-
-/** What is posted for an error: {name, message, stack}, all strings. */
+/**
+ * What is posted for an error.
+ * @param {unknown} error
+ * @returns {WireError}
+ */
 export function errorToWire(error) {
   if (error instanceof Error || (error && typeof error === "object" && "message" in error)) {
-    return {
-      name: String(error.name ?? "Error"),
-      message: String(error.message ?? ""),
-      stack: String(error.stack ?? ""),
-    };
+    const { name, message, stack } = /** @type {{name?: unknown, message?: unknown, stack?: unknown}} */ (error);
+    return { name: String(name ?? "Error"), message: String(message ?? ""), stack: String(stack ?? "") };
   }
   return { name: "Error", message: String(error), stack: "" };
 }
 
-/** Rebuild an Error from {name, message, stack}; its stack is the remote one. */
+/**
+ * Rebuild an Error from what errorToWire posted; its stack is the remote one.
+ * @param {WireError | undefined} wire
+ */
 export function errorFromWire(wire) {
   const error = makeError(wire?.name ?? "Error", wire?.message ?? "unknown error");
   if (wire?.stack) error.stack = wire.stack;
   return error;
 }
 
-/** The distinct ArrayBuffers under `views`, for postMessage's transfer list (naming one twice throws). */
+/**
+ * The distinct ArrayBuffers under `views`, for postMessage's transfer list (naming one twice throws).
+ * @param {Iterable<ArrayBufferView | undefined>} views
+ * @returns {ArrayBuffer[]}
+ */
 export function transferList(views) {
   const list = [];
   for (const view of views) {
@@ -88,3 +79,103 @@ export function transferList(views) {
   }
   return list;
 }
+
+// -- message shapes ------------------------------------------------------------
+
+/** @typedef {{name: string, message: string, stack: string}} WireError  an Error as posted (errorToWire) */
+
+/**
+ * What INIT says about the memory snapshot (snapshot.mjs): make one, restore `bytes`, or neither (`reason`).
+ * @typedef {{mode: "make", marker: string}
+ *   | {mode: "restore", marker: string, bytes: Uint8Array, use: string}
+ *   | {mode: "none", reason: string | null}} SnapshotPlan
+ */
+
+/**
+ * How a worker started: `snapshot` is one of snapshot.mjs's SnapshotUse.
+ * @typedef {{snapshot: string, reason: string | null, heapBytes: number | null, restoreFailed?: boolean}} Startup
+ */
+
+/**
+ * Start Pyodide and webpickle (pool -> worker).
+ * @typedef {object} InitMessage
+ * @property {typeof MessageType.INIT} type
+ * @property {number} id
+ * @property {string} indexURL
+ * @property {string[]} packages
+ * @property {string} [wheelURL]
+ * @property {string} [lockFileURL]
+ * @property {object | string} [lockFileContents]
+ * @property {string} [packageBaseUrl]
+ * @property {ArrayBufferLike} [interruptBuffer] a SharedArrayBuffer Python polls for SIGINT
+ * @property {SnapshotPlan} [snapshot]
+ */
+
+/**
+ * Run one task (pool -> worker).
+ * @typedef {{type: typeof MessageType.CALL, id: number, payload: Uint8Array, buffers: Uint8Array[]}} CallMessage
+ */
+
+/**
+ * The pool gave up on task `id`: cancel its coroutine (pool -> worker).
+ * @typedef {{type: typeof MessageType.STOP, id: number}} StopMessage
+ */
+
+/** @typedef {InitMessage | CallMessage | StopMessage} PoolToWorker */
+
+/**
+ * Answers an INIT whose snapshot.mode is "make", before READY: the snapshot, or why there is none.
+ * @typedef {{type: typeof MessageType.SNAPSHOT, id: number, bytes?: Uint8Array, reason?: string}} SnapshotMessage
+ */
+
+/**
+ * Answers INIT: the worker is ready, after `ms` milliseconds.
+ * @typedef {{type: typeof MessageType.READY, id: number, ms: number, startup: Startup}} ReadyMessage
+ */
+
+/**
+ * Answers INIT: the worker could not start and is unusable.
+ * @typedef {{type: typeof MessageType.START_FAILED, id: number, error: WireError}} StartFailedMessage
+ */
+
+/**
+ * Answers CALL: the task's outcome, its result or its exception (`raised`).
+ * @typedef {object} ReplyMessage
+ * @property {typeof MessageType.REPLY} type
+ * @property {number} id
+ * @property {Uint8Array} payload
+ * @property {Uint8Array[]} buffers
+ * @property {boolean} raised
+ * @property {Uint8Array[]} returned the CALL's buffers, for reuse
+ */
+
+/**
+ * Answers CALL: the worker could not run it (not the task's own exception); the worker is still usable.
+ * @typedef {{type: typeof MessageType.CALL_FAILED, id: number, error: WireError, returned?: Uint8Array[]}} CallFailedMessage
+ */
+
+/**
+ * The worker's runtime died (a wasm trap, an abort).
+ * @typedef {{type: typeof MessageType.CRASHED, id: number, error: WireError}} CrashedMessage
+ */
+
+/** @typedef {SnapshotMessage | ReadyMessage | StartFailedMessage | ReplyMessage | CallFailedMessage | CrashedMessage} WorkerToPool */
+
+/**
+ * A worker as the pool drives it (spawn.mjs makes them).
+ * @typedef {object} Port
+ * @property {(message: PoolToWorker, transfer?: Transferable[]) => void} post
+ * @property {() => void} terminate
+ * @property {((message: WorkerToPool) => void) | null} onmessage
+ * @property {((error: Error) => void) | null} onerror
+ */
+
+/**
+ * The end of one task, as bridge.mjs reports it to Python (webpickle.workers): a reply,
+ * or the pool's rejection (errorName set). Every field is present; those that do not
+ * apply are undefined, which Python reads as None.
+ * @typedef {{token: number, payload: Uint8Array, buffers: Uint8Array[] | undefined, raised: boolean,
+ *   errorName: undefined, errorMessage: undefined}
+ *   | {token: number, payload: undefined, buffers: undefined, raised: false,
+ *   errorName: string, errorMessage: string}} Settlement
+ */

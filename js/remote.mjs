@@ -13,6 +13,7 @@
 // back only when its signature holds. Python callers in Pyodide or CPython use
 // webpickle.remote.RemoteExecutor instead.
 
+import { makeError } from "./errors.mjs";
 import { Header, MIN_KEY_BYTES, RemoteErrorName, requestText, responseText, SERVER_MISMATCH }
   from "./remote_protocol.mjs";
 
@@ -29,12 +30,6 @@ function subtle() {
       "over https:, or from localhost / 127.0.0.1");
   }
   return api;
-}
-
-function makeError(name, message, extra = {}) {
-  const error = new Error(message);
-  error.name = name;
-  return Object.assign(error, extra);
 }
 
 const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");

@@ -15,7 +15,8 @@ const IS_NODE = typeof globalThis.process?.versions?.node === "string" &&
 let runtime = null; // {pyodide, serve} once INIT succeeded
 let interrupt = null; // the Int32Array Python polls for SIGINT, when the pool gave one
 let running = null; // {id, future} while a coroutine function's task is awaited
-let post; // (message, transfer) => void, to the pool
+/** @type {(message: import("./protocol.mjs").WorkerToPool, transfer?: Transferable[]) => void} */
+let post; // to the pool
 
 /** Resolve a file URL for `name` in `indexURL`; Node gets plain paths too. */
 async function moduleURL(indexURL, name) {
@@ -26,6 +27,7 @@ async function moduleURL(indexURL, name) {
   return new URL(name, indexURL).href;
 }
 
+/** @param {import("./protocol.mjs").InitMessage} message */
 async function start(message) {
   const t0 = performance.now();
   const { loadPyodide } = await import(await moduleURL(message.indexURL, "pyodide.mjs"));
@@ -36,8 +38,9 @@ async function start(message) {
   for (const key of ["lockFileURL", "lockFileContents", "packageBaseUrl"]) {
     if (message[key] !== undefined && message[key] !== null) config[key] = message[key];
   }
-  const startup = { snapshot: SnapshotUse.NOT_USED, reason: message.snapshot?.reason ?? null, heapBytes: null };
   const plan = message.snapshot;
+  /** @type {import("./protocol.mjs").Startup} */
+  const startup = { snapshot: SnapshotUse.NOT_USED, reason: plan?.mode === "none" ? plan.reason : null, heapBytes: null };
   let pyodide;
   if (plan?.mode === "restore") {
     pyodide = await restoreSnapshot(loadPyodide, config, plan, startup);
@@ -114,6 +117,7 @@ function makeSnapshot(pyodide, plan, id, startup) {
   post({ type: MessageType.SNAPSHOT, id, bytes }, [bytes.buffer]);
 }
 
+/** @param {import("./protocol.mjs").CallMessage} message */
 async function call(message) {
   if (!runtime) {
     post({ type: MessageType.CALL_FAILED, id: message.id,
@@ -153,6 +157,7 @@ async function call(message) {
     transferList([payload, ...buffers, ...returned]));
 }
 
+/** @param {import("./protocol.mjs").PoolToWorker} message */
 function onMessage(message) {
   switch (message?.type) {
     case MessageType.INIT:
@@ -168,18 +173,21 @@ function onMessage(message) {
       // interrupt to land in: cancel it (CancelledError in the task).
       if (running?.id === message.id) running.future.cancel();
       break;
-    default:
-      post({ type: MessageType.CALL_FAILED, id: message?.id,
-        error: errorToWire(new Error(`unknown message type ${JSON.stringify(message?.type)}`)) });
+    default: { // a pool that does not speak this protocol (the type allows none)
+      const unknown = /** @type {any} */ (message);
+      post({ type: MessageType.CALL_FAILED, id: unknown?.id,
+        error: errorToWire(new Error(`unknown message type ${JSON.stringify(unknown?.type)}`)) });
+    }
   }
 }
 
 if (IS_NODE) {
   const { parentPort } = await import("node:worker_threads");
-  post = (message, transfer) => parentPort.postMessage(message, transfer);
+  post = (message, transfer) => parentPort.postMessage(message, /** @type {any} */ (transfer));
   parentPort.on("message", onMessage);
 } else {
   // Set synchronously, before any await: a message arriving earlier is lost.
-  post = (message, transfer) => globalThis.postMessage(message, transfer);
+  // A worker's postMessage(message, transfer), which the DOM typings know only as a window's.
+  post = (message, transfer) => /** @type {any} */ (globalThis).postMessage(message, transfer);
   globalThis.onmessage = (event) => onMessage(event.data);
 }
