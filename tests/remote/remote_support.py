@@ -41,11 +41,19 @@ def write_key_file(directory, key=KEY):
 class Server:
     """python -m webpickle.server in a subprocess; its log (stderr) goes to a file."""
 
-    def __init__(self, key_file, *args, log_dir):
+    def __init__(self, key_file, *args, log_dir, port=0, descriptors=None):
+        """descriptors: the server's RLIMIT_NOFILE (soft and hard), to run it out of them."""
         self.log_path = Path(log_dir) / f"server-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")
-        command = [sys.executable, "-m", "webpickle.server", "--key-file", str(key_file), "--port", "0", *args]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        command = [sys.executable, "-m", "webpickle.server", "--key-file", str(key_file), "--port", str(port), *args]
+        limit = None
+        if descriptors is not None:
+            def limit():
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True,
+                                        preexec_fn=limit)
         self.url = self._read_url()
         parts = urllib.parse.urlsplit(self.url)
         self.host, self.port = parts.hostname, parts.port
@@ -86,6 +94,15 @@ class Server:
                 assert found is not None, f"no such record in the log:\n{self.log()[-4000:]}"
                 return found
             time.sleep(0.05)
+
+    def memory(self):
+        """The server process's resident memory in bytes."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) * 1024
+
+    def descriptors(self):
+        """How many descriptors the server process has open."""
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
     def child_pids(self):
         """The pids of the server's worker processes (its direct children)."""

@@ -2,13 +2,14 @@
 
     python -m webpickle.server --key-file PATH [--host 127.0.0.1] [--port 8765]
         [--processes N] [--max-memory 1GB] [--dask tcp://scheduler:8786]
-        [--allow-origin URL] [--max-body 128MB]
+        [--allow-origin URL] [--max-body 128MB] [--max-connections N] [--idle-timeout 30]
 
 Native CPython only (it needs aiohttp). The modules, one job each:
 
     __main__.py       command line, start-up and graceful shutdown
     app.py            the HTTP routes: /health and /call, CORS
-    auth.py           checking a request's signature, window and nonce; signing responses
+    auth.py           the key file; a request's signed headers, then its body, checked as it streams in
+    connections.py    open connections: their limit, the idle timeout, running out of descriptors
     access_log.py     JSON-lines access and event log
     backend.py        what a backend provides; CallFailed, a call that could not run to its end
     process_pool.py   the local pool of worker processes

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from . import access_log, app
 from .auth import load_key
+from .connections import ConnectionGuard, GuardedSite, plan_descriptors
 from .limits import format_size, parse_size
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -59,6 +60,9 @@ def parse_args(argv):
                         help="how long a connection may wait for a request's headers, between requests, or "
                              "for the next bytes of a body, before it is dropped; a running call is never cut "
                              "(default: %(default)s)")
+    parser.add_argument("--max-connections", type=int, metavar="N",
+                        help="open connections at most; past it a new one replaces the longest idle, or is "
+                             "closed when all are busy (default: what the descriptor limit allows, up to 1024)")
     parser.add_argument("--shutdown-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="how long a stop waits for running calls (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -72,6 +76,8 @@ def _check(parser, args):
         args.key = load_key(args.key_file, allow_shared=args.allow_shared_key_file)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.max_connections is not None and args.max_connections < 1:
+        parser.error(f"--max-connections must be at least 1, not {args.max_connections}")
     if not args.idle_timeout > 0:
         parser.error(f"--idle-timeout must be a positive number of seconds, not {args.idle_timeout}")
     if args.dask and (args.processes is not None or args.max_memory is not None):
@@ -120,25 +126,31 @@ def _make_backend(args):
 
 
 async def serve(args):
+    max_connections, warning = plan_descriptors(args.max_connections, 0 if args.dask else args.processes)
+    if warning:
+        access_log.log_event("warning", message=warning)
+    guard = ConnectionGuard(max_connections, args.idle_timeout)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(guard.exception_handler)
     backend = _make_backend(args)
     await backend.start()
     settings = app.Settings(args.key, backend, args.max_body, args.allow_origin, args.idle_timeout)
-    application = app.make_app(settings)
+    application = app.make_app(settings, outer_middlewares=[guard.middleware])
     # handler_cancellation: a client that disconnects cancels its call (queued or running).
     runner = web.AppRunner(application, access_log_class=access_log.JsonAccessLogger,
                            access_log=access_log.LOGGER, shutdown_timeout=args.shutdown_timeout,
                            handler_cancellation=True, keepalive_timeout=args.idle_timeout)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, args.host, args.port)
+        site = GuardedSite(runner, guard, args.host, args.port)
         await site.start()
         port = runner.addresses[0][1]
         access_log.log_event("listening", host=args.host, port=port, backend=backend.name,
-                             server_id=settings.server_id,
+                             server_id=settings.server_id, max_connections=max_connections,
+                             idle_timeout_s=args.idle_timeout,
                              max_body=format_size(args.max_body), allow_origins=sorted(args.allow_origin))
         print(f"webpickle server listening on {_url(args.host, port)}", flush=True)
         await stop.wait()

@@ -44,9 +44,9 @@ NONCES = web.AppKey("nonces", auth.NonceLog)
 STOPPING = web.AppKey("stopping", list)  # [True] once shutdown began; a list so handlers see the change
 
 
-def make_app(settings):
+def make_app(settings, outer_middlewares=()):
     # client_max_size bounds aiohttp's own readers; /call reads its body itself, bounded the same way.
-    app = web.Application(middlewares=[_cors], client_max_size=settings.max_body)
+    app = web.Application(middlewares=[*outer_middlewares, _cors], client_max_size=settings.max_body)
     app[SETTINGS] = settings
     app[NONCES] = auth.NonceLog()
     app[STOPPING] = []

@@ -156,7 +156,7 @@ class ProcessPool:
 
     def _exited(self, child):
         """A process ended: when it was idle, nobody else will notice, so replace it now."""
-        if not child.busy and child in self._children:
+        if not child.busy and not self._closing and child in self._children:
             self._lost(child, f"{child.describe_exit()} while idle")
 
     def problems(self):
