@@ -207,25 +207,20 @@ public:
     void write_version_guard_part(int part);
     void save_interned_name(const char* text);
     void save_class(PyObject* cls);  // save_class.cpp
-    bool save_descriptor(PyObject* obj);  // save_descriptors.cpp
-    bool save_identity_singleton(PyObject* obj);
+    // Registers the object just built under its class id (class_registry.hpp).
+    void write_class_registration(PyObject* cls, std::uint32_t index);
     bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
     void write_instance_header(PyObject* obj);
     template <typename WriteState>
     void write_instance(PyObject* obj, bool has_state, WriteState&& write_state);  // plain_instances.cpp
     bool save_slotted_instance(PyObject* obj, PyObject* slotnames, const std::vector<Py_ssize_t>& offsets);
     void write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values);
-    bool save_special(PyObject* obj);         // save_special.cpp
-    bool save_dict_view(PyObject* obj);
-    bool save_typing_variable(PyObject* obj);
-    void save_text_file(PyObject* file);
 
 private:
     void write_class_skeleton(PyObject* cls);
     void write_enum_skeleton(PyObject* cls);
     void write_class_attributes(PyObject* cls, bool is_enum);
     void write_abc_registrations(PyObject* cls, std::uint32_t index);
-    void write_class_registration(PyObject* cls, std::uint32_t index);
     void push_registry_setdefault();
     void save_class_attribute(PyObject* cls, PyObject* name, PyObject* value);
     void write_attributes_by_setattr(PyObject* cls, const std::vector<std::pair<Ref, Ref>>& items);

@@ -5,6 +5,7 @@
 #include "pickler.hpp"
 #include "recursion_guard.hpp"
 #include "runtime.hpp"
+#include "special_types.hpp"
 
 namespace webpickle::py {
 namespace {
@@ -89,10 +90,12 @@ bool Pickler::save_uncommon(PyObject* obj) {
         save_module(obj);
         return false;
     }
-    // Instances of plain classes, the common case, first: the checks below
-    // are for C types (the plain-class verdict excludes them) or for
-    // singletons of Python classes, which save_identity_singleton takes.
-    if (save_identity_singleton(obj)) return false;
+    // The special-types table (special_types.cpp) is consulted at two
+    // steps: singletons that must stay themselves before anything else,
+    // the other special types after the plain-instance fast path (instances
+    // of plain classes, the common case, never have an entry).
+    const SpecialType* special = find_special_type(type);
+    if (special != nullptr && special->stage == SpecialStage::identity && special->write(*this, obj)) return false;
     const bool default_table = overrides_.dispatch_table == nullptr;
     Ref reducer;
     if (!default_table || !DispatchTableWatch::known_absent(type)) {
@@ -101,7 +104,8 @@ bool Pickler::save_uncommon(PyObject* obj) {
         if (!reducer && default_table) DispatchTableWatch::remember_absent(type);
     }
     if (!reducer && save_plain_instance(obj)) return false;
-    if (save_descriptor(obj) || save_special(obj)) return false;
+    if (special != nullptr && special->stage == SpecialStage::before_reducer && special->write(*this, obj))
+        return false;
     if (reducer) {
         Ref value = Ref::check(PyObject_CallOneArg(reducer.get(), obj));
         save_by_reduce(obj, value.get());

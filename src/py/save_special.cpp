@@ -1,27 +1,18 @@
 // Objects the stdlib cannot pickle that cloudpickle can, rebuilt from their
-// parts with stdlib calls: WeakSet, dict views, descriptors of built-in
-// types, TypeVar/ParamSpec/TypeVarTuple/TypeAliasType defined where the
-// loading side cannot import them, and text files open for reading (by
-// content, as an io.StringIO).
+// parts with stdlib calls: WeakSet, dict views, TypeVar/ParamSpec/
+// TypeVarTuple/TypeAliasType defined where the loading side cannot import
+// them, and text files open for reading (by content, as an io.StringIO).
+// Writers of the special-types table (special_types.cpp).
 #include <cstring>
 #include <string>
 
 #include "by_value_policy.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
+#include "special_writers.hpp"
 
 namespace webpickle::py {
 namespace {
-
-bool is_instance(PyObject* obj, const char* module, const char* name) {
-    int result = PyObject_IsInstance(obj, stdlib_attr(module, name));
-    if (result < 0) raise_error();
-    return result != 0;
-}
-
-// Compares the type's name without allocating: this runs for every object
-// that reaches the general path.
-bool type_named(PyObject* obj, const char* name) { return std::strcmp(Py_TYPE(obj)->tp_name, name) == 0; }
 
 Ref attr(PyObject* obj, const char* name) { return Ref::check(PyObject_GetAttr(obj, name_of(name))); }
 
@@ -34,39 +25,16 @@ Ref make_partial(PyObject* factory, PyObject* args, PyObject* kwargs) {
 
 }  // namespace
 
-bool Pickler::save_special(PyObject* obj) {
-    if (type_named(obj, "WeakSet") && is_instance(obj, "weakref", "WeakSet")) {
-        Ref items = Ref::check(PySequence_List(obj));
-        Ref args = Ref::check(PyTuple_Pack(1, items.get()));
-        save_reduce(reinterpret_cast<PyObject*>(Py_TYPE(obj)), args.get(), nullptr, nullptr, nullptr, nullptr, obj);
-        return true;
-    }
-    if (save_dict_view(obj)) return true;
-    if (type_named(obj, "getset_descriptor") || type_named(obj, "member_descriptor")) {
-        // vars(owner)[name]: getattr(owner, name) would run the descriptor
-        // when the owner is an instance of its own class (type.__doc__).
-        save_global_as(stdlib_attr("operator", "getitem"), "operator", "getitem");
-        save_global_as(stdlib_attr("builtins", "vars"), "builtins", "vars");
-        save(attr(obj, "__objclass__").get());
-        writer_.opcode(op::TUPLE1);
-        writer_.opcode(op::REDUCE);
-        save(attr(obj, "__name__").get());
-        writer_.opcode(op::TUPLE2);
-        writer_.opcode(op::REDUCE);
-        memoize(obj);
-        return true;
-    }
-    if (save_typing_variable(obj)) return true;
-    if (type_named(obj, "_io.TextIOWrapper")) {
-        save_text_file(obj);
-        return true;
-    }
-    return false;
+bool write_weakset(Pickler& p, PyObject* obj) {
+    Ref items = Ref::check(PySequence_List(obj));
+    Ref args = Ref::check(PyTuple_Pack(1, items.get()));
+    p.save_reduce(reinterpret_cast<PyObject*>(Py_TYPE(obj)), args.get(), nullptr, nullptr, nullptr, nullptr, obj);
+    return true;
 }
 
 // dict.keys(dict(view.mapping)), and likewise for values, items and the
 // views of OrderedDict.
-bool Pickler::save_dict_view(PyObject* obj) {
+bool write_dict_view(Pickler& p, PyObject* obj) {
     static const struct {
         const char* type_name;
         const char* container_module;
@@ -81,14 +49,14 @@ bool Pickler::save_dict_view(PyObject* obj) {
         {"odict_items", "collections", "OrderedDict", "OrderedDict.items"},
     };
     for (const auto& view : views) {
-        if (!type_named(obj, view.type_name)) continue;
+        if (std::strcmp(Py_TYPE(obj)->tp_name, view.type_name) != 0) continue;
         Ref mapping = attr(obj, "mapping");
         Ref copy = Ref::check(PyObject_CallOneArg(stdlib_attr(view.container_module, view.container), mapping.get()));
-        save_global_as(stdlib_attr(view.container_module, view.method), view.container_module, view.method);
-        save(copy.get());
-        writer_.opcode(op::TUPLE1);
-        writer_.opcode(op::REDUCE);
-        memoize(obj);
+        p.save_global_as(stdlib_attr(view.container_module, view.method), view.container_module, view.method);
+        p.save(copy.get());
+        p.writer().opcode(op::TUPLE1);
+        p.writer().opcode(op::REDUCE);
+        p.memoize(obj);
         return true;
     }
     return false;
@@ -96,9 +64,7 @@ bool Pickler::save_dict_view(PyObject* obj) {
 
 // A TypeVar, ParamSpec, TypeVarTuple or TypeAliasType that the loading side
 // could not import by name is made again from its parts.
-bool Pickler::save_typing_variable(PyObject* obj) {
-    // Their C types are named typing.*: a cheap test before four lookups.
-    if (std::strncmp(Py_TYPE(obj)->tp_name, "typing.", 7) != 0) return false;
+bool write_typing_variable(Pickler& p, PyObject* obj) {
     const char* kinds[] = {"TypeVar", "ParamSpec", "TypeVarTuple", "TypeAliasType"};
     const char* kind = nullptr;
     for (const char* candidate : kinds)
@@ -135,25 +101,25 @@ bool Pickler::save_typing_variable(PyObject* obj) {
     }
     Ref arg_tuple = Ref::check(PyList_AsTuple(args.get()));
     Ref factory = make_partial(stdlib_attr("typing", kind), arg_tuple.get(), kwargs.get());
-    save(factory.get());
-    writer_.opcode(op::EMPTY_TUPLE);
-    writer_.opcode(op::REDUCE);
+    p.save(factory.get());
+    p.writer().opcode(op::EMPTY_TUPLE);
+    p.writer().opcode(op::REDUCE);
     if (k == "TypeAliasType") {  // no weak references: it cannot join the registry
-        memoize(obj);
+        p.memoize(obj);
         return true;
     }
     // Registered like a class, so that a type variable loaded from several
     // streams is one object (generics and their functions keep agreeing).
-    std::uint32_t index = session_.memo_add(obj);
-    writer_.memo_put(index);
-    writer_.opcode(op::POP);
-    write_class_registration(obj, index);
+    std::uint32_t index = p.session().memo_add(obj);
+    p.writer().memo_put(index);
+    p.writer().opcode(op::POP);
+    p.write_class_registration(obj, index);
     return true;
 }
 
 // A text file open for reading travels as an io.StringIO holding its
 // content, at the same position and with the same name.
-void Pickler::save_text_file(PyObject* file) {
+bool write_text_file(Pickler& p, PyObject* file) {
     Ref closed = attr(file, "closed");
     if (closed.get() == Py_True) raise(runtime().PicklingError, "Cannot pickle closed files");
     Ref mode = attr(file, "mode");
@@ -166,7 +132,8 @@ void Pickler::save_text_file(PyObject* file) {
     Ref copy = Ref::check(PyObject_CallOneArg(stdlib_attr("io", "StringIO"), content.get()));
     Ref offset = Ref::check(PyObject_CallMethod(copy.get(), "seek", "O", position.get()));
     if (PyObject_SetAttrString(copy.get(), "name", attr(file, "name").get()) < 0) raise_error();
-    save(copy.get());
+    p.save(copy.get());
+    return true;
 }
 
 }  // namespace webpickle::py
