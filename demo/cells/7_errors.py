@@ -1,5 +1,6 @@
 # When a call fails remotely, the exception comes back with the remote
-# traceback attached (its __cause__), wherever it ran.
+# traceback attached (its __cause__), wherever it ran, showing this cell's
+# own lines: the worker or the server never had them, the page fills them in.
 import traceback
 
 

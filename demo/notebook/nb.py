@@ -11,6 +11,7 @@ Cells run in ``__main__``, so what they define is pickled by value.
 
 import json
 import linecache
+import os
 import sys
 import traceback
 
@@ -63,11 +64,22 @@ async def _run_cell(source, filename):
 
 
 def _format_error(exc):
-    """The traceback from the first frame of a cell on (the runner's own frames say nothing)."""
+    """The traceback from the first frame of a cell on, without webpickle's frames
+    (the runner's and the pool's own frames say nothing about the cell)."""
     tb = exc.__traceback__
     while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell"):
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+    shown = traceback.TracebackException(type(exc), exc, tb or exc.__traceback__)
+    for link in _chain(shown):
+        link.stack = traceback.StackSummary.from_list(
+            [frame for frame in link.stack if f"{os.sep}webpickle{os.sep}" not in frame.filename] or link.stack)
+    return "".join(shown.format())
+
+
+def _chain(shown):
+    while shown is not None:
+        yield shown
+        shown = shown.__cause__ or shown.__context__
 
 
 def _evaluate(expression):

@@ -121,6 +121,14 @@ def _failure(exc):
 # -- where the call was made -----------------------------------------------------
 
 
+def carried(exc):
+    """exc, once more machinery re-raised it on its way to the caller: the call's own exception
+    (its __cause__ the remote traceback) loses the frames it gathered here; any other is left as it is."""
+    if isinstance(exc.__cause__, RemoteTraceback):
+        exc.__traceback__ = None
+    return exc
+
+
 def raised_exception(value):
     """The exception to raise for a reply that raised: value is its unpickled (exception, text, chain).
 

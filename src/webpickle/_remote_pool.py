@@ -19,6 +19,7 @@ import itertools
 import sys
 import threading
 
+from . import _call
 from ._batch import check_timeout
 from ._grouped_calls import call_with_each
 
@@ -126,7 +127,7 @@ class RemotePoolExecutor(concurrent.futures.Executor):
             try:
                 result = await self._remote.submit(fn, *args, **kwargs)
             except BaseException as exc:  # a SystemExit raised remotely belongs to the caller, not to this loop
-                future.set_exception(exc if not isinstance(exc, asyncio.CancelledError)
+                future.set_exception(_call.carried(exc) if not isinstance(exc, asyncio.CancelledError)
                                      else RuntimeError("the call was stopped by shutdown()"))
             else:
                 future.set_result(result)
