@@ -60,7 +60,7 @@ def check_can_wait():
     if getattr(js.WebAssembly, "Suspending", None) is None:
         raise RuntimeError(
             "joblib's webpickle backends wait for results with WebAssembly stack switching (JSPI), which this "
-            "JavaScript runtime lacks: use Chromium 137 or later, or Node 24 or later")
+            "JavaScript runtime lacks (no WebAssembly.Suspending): Chromium 156 and Node 24 have it")
     raise RuntimeError(
         "joblib's webpickle backends wait for results with pyodide.ffi.run_sync, which works only when Python "
         "was entered asynchronously: run this code with pyodide.runPythonAsync (not runPython), or from an "
