@@ -99,3 +99,13 @@ export function copyTreeIn(pyodide, src, dest) {
     else if (entry.isFile()) pyodide.FS.writeFile(to, fs.readFileSync(from));
   }
 }
+
+/**
+ * Copy Debian's pure-Python package `name` (python3-<name> in the toolchain root) into
+ * Pyodide's site-packages: for the tests of our integrations with it (joblib).
+ */
+export function copyDebianPackage(pyodide, name) {
+  const from = path.join("/usr/lib/python3/dist-packages", name);
+  if (!fs.existsSync(from)) throw new Error(`${from} is missing: run inside the toolchain root (python3-${name})`);
+  copyTreeIn(pyodide, from, pyodide.runPython("import site; site.getsitepackages()[0]") + "/" + name);
+}

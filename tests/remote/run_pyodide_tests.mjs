@@ -9,7 +9,7 @@
 // line is "N passed, N failed"; exit status 1 on any failure.
 
 import path from "node:path";
-import { findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
+import { copyDebianPackage, findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
 import { startWebpickleServer } from "./server.mjs";
 
 const HERE = path.join(projectRoot, "tests/remote/pyodide");
@@ -31,7 +31,8 @@ async function main(argv) {
     const { pyodide, loadMs } = await startPyodide(wheel);
     console.log(`Pyodide ${pyodide.version} loaded in ${(loadMs / 1000).toFixed(2)} s`);
     prepareAsyncTests(pyodide, HERE);
-    pyodide.globals.set("MODULES", pyodide.toPy(["pyodide_cases"]));
+    copyDebianPackage(pyodide, "joblib"); // for joblib_cases.py (the calls it sends need no joblib)
+    pyodide.globals.set("MODULES", pyodide.toPy(["pyodide_cases", "joblib_cases"]));
     for (const [name, value] of Object.entries({ HERE, SERVER_URL: server.url, KEY: server.key,
       KEYWORD: option(argv, "-k") ?? "", TIMEOUT: TEST_TIMEOUT_S })) {
       pyodide.globals.set(name, value);

@@ -12,11 +12,9 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { copyTreeIn, findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
+import { copyDebianPackage, findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
 
 const HERE = path.join(projectRoot, "tests/workers");
-// Debian's pure-Python joblib, for test_joblib_pyodide.py: copied into this Pyodide only (workers get none).
-const JOBLIB = "/usr/lib/python3/dist-packages/joblib";
 const TEST_TIMEOUT_S = 180; // worker start-up is a few seconds on 2 busy cores; generous on purpose
 
 const RUNNER = `
@@ -30,8 +28,7 @@ async function main(argv) {
   const { pyodide, loadMs } = await startPyodide(wheel);
   console.log(`Pyodide ${pyodide.version} loaded in ${(loadMs / 1000).toFixed(2)} s`);
   prepareAsyncTests(pyodide, HERE);
-  if (!fs.existsSync(JOBLIB)) throw new Error(`${JOBLIB} is missing: run inside the toolchain root (python3-joblib)`);
-  copyTreeIn(pyodide, JOBLIB, pyodide.runPython("import site; site.getsitepackages()[0]") + "/joblib");
+  copyDebianPackage(pyodide, "joblib"); // for test_joblib_pyodide.py: in this Pyodide only, workers get none
   const modules = fs.readdirSync(HERE).filter((f) => /^test_.*\.py$/.test(f)).map((f) => f.slice(0, -3)).sort();
   pyodide.globals.set("HERE", HERE);
   pyodide.globals.set("MODULES", pyodide.toPy(modules));
