@@ -32,10 +32,19 @@ def define_in_main(source, name):
     return namespace[name]
 
 
+MUTABLE_CONTAINERS = (list, dict, set, bytearray)
+
+
 def same_structure(a, b, seen=None):
-    """Type-, value- (NaN-aware) and sharing-aware equality of two object graphs."""
+    """Type-, value- (NaN-aware) and sharing-aware equality of two object graphs.
+
+    Sharing is matched one to one: a mutable object of `a` seen twice must be
+    the same object of `b` both times, and an object of `b` may stand for only
+    one object of `a`, so a result that merges two equal but distinct lists
+    (or bytearrays) into one does not compare equal.
+    """
     if seen is None:
-        seen = {}
+        seen = ({}, {})  # id in a -> object of b, id in b -> object of a
     if type(a) is not type(b):
         return False
     if isinstance(a, float):
@@ -44,11 +53,12 @@ def same_structure(a, b, seen=None):
         return same_structure(a.real, b.real, seen) and same_structure(a.imag, b.imag, seen)
     if isinstance(a, (int, str, bytes, type(None), bool)):
         return a == b
-    if isinstance(a, (list, dict, set, bytearray)):
-        # Mutable objects must be shared in b exactly where they are in a.
-        if id(a) in seen:
-            return seen[id(a)] is b
-        seen[id(a)] = b
+    if isinstance(a, MUTABLE_CONTAINERS):
+        b_for_a, a_for_b = seen
+        if id(a) in b_for_a or id(b) in a_for_b:
+            return b_for_a.get(id(a)) is b and a_for_b.get(id(b)) is a
+        b_for_a[id(a)] = b
+        a_for_b[id(b)] = a
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_structure(x, y, seen) for x, y in zip(a, b))
     if isinstance(a, dict):
@@ -59,12 +69,13 @@ def same_structure(a, b, seen=None):
         )
     if isinstance(a, (set, frozenset)):
         # Match elements one to one: NaN is not equal to itself, so == fails.
+        # Elements are hashable, hence hold no mutable containers to share.
         unmatched = list(b)
         if len(unmatched) != len(a):
             return False
         for x in a:
             for i, y in enumerate(unmatched):
-                if same_structure(x, y, {}):
+                if same_structure(x, y):
                     del unmatched[i]
                     break
             else:

@@ -6,6 +6,7 @@ WEBPICKLE_SOAK=N runs N examples (the closing note reports a 100,000 run);
 the normal suite runs a modest number.
 """
 
+import copy
 import os
 import pickle
 
@@ -62,9 +63,18 @@ if st is not None:
             shared.append(root)  # recursive: root -> shared -> root
         return root
 
+    @st.composite
+    def equal_but_distinct(draw):
+        """Mutables that are equal but distinct (a deep copy beside the original,
+        two bytearrays of the same bytes): a writer that merged equal contents
+        would load them as one object, which the comparator catches."""
+        tree = draw(trees)
+        data = draw(st.binary(max_size=8))
+        return [tree, copy.deepcopy(tree), bytearray(data), bytearray(data), {"x": [], "y": []}]
+
     @pytest.mark.parametrize("protocol", PROTOCOLS)
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(data=st.one_of(trees, shared_and_recursive()))
+    @given(data=st.one_of(trees, shared_and_recursive(), equal_but_distinct()))
     def test_loads_like_the_stdlib_stream(protocol, data):
         ours = pickle.loads(webpickle.dumps(data, protocol=protocol))
         theirs = pickle.loads(pickle.dumps(data, protocol=protocol))
