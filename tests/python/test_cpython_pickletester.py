@@ -2,11 +2,12 @@
 libpython3.14-testsuite) run against webpickle's Pickler, with the stdlib's
 Unpickler loading what it writes.
 
-Protocols 0 and 1 are left out: webpickle writes protocols 2 to 5 only.
-pickletester's module-level `protocols` is narrowed to 2-5 (slices keep
-their meaning over 0-5), and a test that asks for protocol 0 or 1 directly
-skips that subtest, or the whole test when it has no subtests. Tests that
-cannot pass by design are listed in LEFT_OUT with the reason.
+webpickle writes protocols 2 to 5 only. pickletester's module-level
+`protocols` is narrowed to 2-5 (slices keep their meaning over 0-5); a test
+that asks for protocol 0 or 1 directly gets the stdlib's Pickler for that
+call and goes on with webpickle's for 2-5. Tests that cannot pass by design
+are listed in LEFT_OUT with the reason; test_methods.py covers in its own
+terms what the two left-out method tests check.
 """
 
 import collections
@@ -58,17 +59,31 @@ class SupportedProtocols(tuple):
         return self.ALL[index]
 
 
-def skip_old_protocol(proto):
-    if proto is not None and 0 <= proto < 2:
-        raise unittest.SkipTest(f"webpickle writes protocols 2 to 5, not {proto}")
+_stdlib_twins = {}
+
+
+def stdlib_twin(cls):
+    """cls rebuilt on the stdlib's Pickler in place of webpickle's, its own
+    overrides (persistent_id, reducer_override, ...) kept."""
+    if cls is PicklerUnderTest:
+        return pickle.Pickler
+    twin = _stdlib_twins.get(cls)
+    if twin is None:
+        bases = tuple(stdlib_twin(b) if issubclass(b, PicklerUnderTest) else b for b in cls.__bases__)
+        body = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
+        twin = _stdlib_twins[cls] = type(cls.__name__, bases, body)
+    return twin
 
 
 class PicklerUnderTest(webpickle.Pickler):
-    """webpickle.Pickler, skipping the (sub)test when protocol 0 or 1 is asked for."""
+    """webpickle.Pickler for protocols 2 to 5. Protocols 0 and 1, which
+    webpickle does not write, go to the stdlib's Pickler, so that a test that
+    asks for them goes on to protocols 2-5 instead of ending there."""
 
-    def __init__(self, file, protocol=None, *args, **kwargs):
-        skip_old_protocol(protocol)
-        super().__init__(file, protocol, *args, **kwargs)
+    def __new__(cls, file, protocol=None, *args, **kwargs):
+        if protocol is not None and 0 <= protocol < 2:
+            return stdlib_twin(cls)(file, protocol, *args, **kwargs)
+        return super().__new__(cls)
 
 
 class WebpickleMixin:
@@ -95,7 +110,6 @@ class WebpickleMixin:
         super().setUp()
 
     def dumps(self, arg, proto=None, **kwargs):
-        skip_old_protocol(proto)
         f = io.BytesIO()
         p = self.pickler(f, proto, **kwargs)
         p.dump(arg)
@@ -120,7 +134,6 @@ if pickletester is not None:
                 def persistent_id(subself, obj):
                     return self.persistent_id(obj)
 
-            skip_old_protocol(proto)
             f = io.BytesIO()
             PersPickler(f, proto).dump(arg)
             return f.getvalue()
