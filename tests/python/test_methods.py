@@ -59,8 +59,9 @@ PYTHON_METHODS = [
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.parametrize("method", PYTHON_METHODS, ids=lambda m: m.__qualname__)
-def test_python_methods(method, protocol):
+@pytest.mark.parametrize("index", range(len(PYTHON_METHODS)))
+def test_python_methods(index, protocol):
+    method = PYTHON_METHODS[index]
     loaded = roundtrip(method, protocol)
     assert loaded() == method()
     assert loaded.__qualname__ == method.__qualname__
