@@ -161,7 +161,21 @@ def main(argv=None):
                      + (", .png" if "chart" in results else "")]))
     failed = [rt for rt in runtimes.values() if "error" in rt]
     failed += [part for part in results.get("parts", {}).values() if "error" in part]
-    return 1 if failed else 0
+    not_ok = webpickle_failures(runtimes)
+    for line in not_ok:
+        print(f"FAILED  {line}", file=sys.stderr)
+    return 1 if failed or not_ok else 0
+
+
+def webpickle_failures(runtimes):
+    """One line per corpus item webpickle did not round-trip: a benchmark of a
+    broken round trip measures nothing, so the run fails (the other libraries'
+    refusals are results, not failures)."""
+    return [f"{runtime} / {item['name']}: webpickle {result['status']}: {result.get('error', '')}"
+            for runtime, measured in runtimes.items()
+            for item in measured.get("items", [])
+            for name, result in item["results"].items()
+            if name == "webpickle" and result["status"] != "ok"]
 
 
 if __name__ == "__main__":

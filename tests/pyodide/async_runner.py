@@ -5,7 +5,7 @@ synchronous tests/pyodide runner cannot await them.
 Each test_* function of each module is called and, if it returns a
 coroutine, awaited with a time limit; a module's teardown_module coroutine
 runs after its tests. Prints one line per test and "N passed, N failed";
-returns the number failed.
+returns the number failed, or 1 when no test ran.
 """
 
 import asyncio
@@ -39,4 +39,8 @@ async def run_all(folder, modules, keyword, timeout):
         if finish:
             await finish()
     print(f"{passed} passed, {failed} failed", flush=True)
+    if passed + failed == 0:
+        # A keyword that matches nothing, or modules without tests: as runner.py, a failure.
+        print("async_runner: no test ran", file=sys.stderr, flush=True)
+        return 1
     return failed
