@@ -27,21 +27,21 @@ after(async () => {
   pageServer?.stop();
 });
 
-test("a PyScript page maps a function and a dataclass on Web Workers and on the server", { timeout: PAGE_MS }, async (t) => {
+test("a PyScript page maps a function and a dataclass on Web Workers, on the server and with joblib", { timeout: PAGE_MS }, async (t) => {
   const page = await browser.context.newPage();
   const problems = [], requests = [];
   page.on("console", (msg) => { if (msg.type() === "error") problems.push(`console: ${msg.text()}`); });
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
   page.on("request", (req) => requests.push(req.url()));
-  const fragment = new URLSearchParams({ url: remote.url, key: remote.key });
+  const fragment = new URLSearchParams({ url: remote.url, key: remote.key, joblib: "/scratch/joblib.zip" });
   const t0 = Date.now();
   await page.goto(`${pageServer.url}integrations/pyscript.html#${fragment}`);
   const handle = await page.waitForFunction(() => window.pyscriptResult, null, { timeout: PAGE_MS });
   const result = JSON.parse(await handle.jsonValue());
   t.diagnostic(`PyScript page done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   assert.equal(result.error, undefined, result.error);
-  assert.deepEqual(result, { workers: true, server: true });
+  assert.deepEqual(result, { workers: true, server: true, joblib: true });
   assert.match(await page.textContent("#out"), /on Web Workers: \[Reading\(sensor='s0', value=0\.0\)/);
   const origins = new Set(requests.filter((u) => /^https?:/.test(u)).map((u) => new URL(u).origin));
   assert.deepEqual([...origins].sort(), [new URL(pageServer.url).origin, new URL(remote.url).origin].sort(),
