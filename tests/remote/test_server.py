@@ -54,6 +54,18 @@ def test_command_line_errors_say_what_to_fix(tmp_path, args, message):
     assert KEY not in result.stderr + result.stdout
 
 
+def test_a_key_file_others_may_read_or_write_is_refused_unless_allowed(tmp_path):
+    key_file = write_key_file(tmp_path)
+    key_file.chmod(0o644)
+    result = cli("--key-file", str(key_file))
+    assert result.returncode == 2
+    assert f"may be read or written by other users (mode 0644): run chmod 600 {key_file}" in result.stderr
+    assert "--allow-shared-key-file" in result.stderr
+    # The override gets past the key check: the next error is the bad port, not the mode.
+    result = cli("--key-file", str(key_file), "--allow-shared-key-file", "--port", "70000")
+    assert result.returncode == 2 and "--port must be 0 to 65535" in result.stderr
+
+
 def test_a_short_key_is_refused(tmp_path):
     key_file = write_key_file(tmp_path, key="tooshort")
     result = cli("--key-file", str(key_file))

@@ -149,10 +149,18 @@ def test_signed_refusals_after_the_headers_proved_the_key():
 
 
 class _Stream:
-    """A StreamReader's read() over fixed chunks."""
+    """A StreamReader over fixed chunks: odd ones already arrived (read_nowait), even ones not yet."""
 
     def __init__(self, *chunks):
         self.chunks = list(chunks)
+        self.arrived = False
+
+    def is_eof(self):
+        return not self.chunks
+
+    def read_nowait(self, n):
+        self.arrived = not self.arrived
+        return self.chunks.pop(0)[:n] if self.chunks and self.arrived else b""
 
     async def read(self, n):
         return self.chunks.pop(0)[:n] if self.chunks else b""

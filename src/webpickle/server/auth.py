@@ -179,14 +179,19 @@ async def read_body(content, admitted, idle_timeout):
     body = bytearray()
     digest = hashlib.sha256()
     while True:
-        try:
-            async with asyncio.timeout(idle_timeout):
-                chunk = await content.read(min(_CHUNK, admitted.body_length + 1 - len(body)))
-        except TimeoutError:
-            raise _signed(408, "RequestTimeout", f"no byte of the body arrived for {idle_timeout:g} s "
-                                                 "(--idle-timeout): the upload was dropped") from None
+        wanted = min(_CHUNK, admitted.body_length + 1 - len(body))
+        chunk = content.read_nowait(wanted)  # what already arrived, without a timer
         if not chunk:
-            break
+            if content.is_eof():
+                break
+            try:
+                async with asyncio.timeout(idle_timeout):
+                    chunk = await content.read(wanted)
+            except TimeoutError:
+                raise _signed(408, "RequestTimeout", f"no byte of the body arrived for {idle_timeout:g} s "
+                                                     "(--idle-timeout): the upload was dropped") from None
+            if not chunk:
+                break
         body += chunk
         digest.update(chunk)
         if len(body) > admitted.body_length:

@@ -90,6 +90,13 @@ def _descendants():
 def _end_descendants():
     """Kill every process the call started, and reap them: a process the call left
     behind must not outlive it (nor hold what it opened)."""
+    while True:  # the common case first, in one system call: no child at all
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no child, hence no descendant: this process is their subreaper
+        if pid == 0:
+            break  # a child runs
     while pids := _descendants():
         for pid in pids:
             try:
