@@ -70,14 +70,12 @@ def capture(exc, entry_points=()):
 
 
 def _frames(tb, entry_points):
-    innermost = None
-    for innermost, _ in traceback.walk_tb(tb):
-        pass
-    frames = [(f.filename, f.lineno or 0, f.name, f.line or "") for f in traceback.extract_tb(tb)]
-    if innermost is not None and _is_machinery(innermost.f_code.co_filename) and \
-            innermost.f_code not in entry_points:
-        return tuple(frames)  # webpickle's own failure
-    return tuple(frame for frame in frames if not _is_machinery(frame[0]))
+    walked = list(traceback.walk_tb(tb))
+    innermost = walked[-1][0].f_code if walked else None
+    if innermost is None or not _is_machinery(innermost.co_filename) or innermost in entry_points:
+        # The call's own failure: only its frames, and only theirs are looked up in linecache.
+        walked = [(frame, number) for frame, number in walked if not _is_machinery(frame.f_code.co_filename)]
+    return tuple((f.filename, f.lineno or 0, f.name, f.line or "") for f in traceback.StackSummary.extract(walked))
 
 
 def _is_machinery(filename):
