@@ -99,24 +99,27 @@ def guarded(key_file, log_dir):
 
 
 def test_stalled_unsigned_uploads_cost_the_server_no_body_memory(guarded):
+    # Half without signature headers, half with forged ones: neither proves the key.
+    forged = signed_headers(guarded, b"x" * 100 * MB, key="not-the-key-but-long-enough")
     before = guarded.memory()
     sockets = []
     try:
         for i in range(30):
             sock = connect(guarded)
-            # Half without signature headers, half with forged ones: neither proves the key.
-            forged = signed_headers(guarded, b"x" * 100 * MB, key="not-the-key-but-long-enough") if i % 2 else {}
-            sock.sendall(head(forged, length=100 * MB))
+            sock.sendall(head(forged if i % 2 else {}, length=100 * MB))
             push(sock, 4 * MB)  # then stall, the connection left open
             sockets.append(sock)
         peak = guarded.memory()
         answers = [status_line(sock) for sock in sockets]
     finally:
         for sock in sockets:
-            sock.close()
+            sock.close()  # the uploads are aborted
     assert all(answer.startswith("HTTP/1.1 401") for answer in answers), answers
     # 30 x 4 MB were offered; the server read headers only (kernel buffers are not its memory).
     assert peak - before < 25 * MB, (before, peak)
+    # The aborted uploads are not errors in the log (a request after them is logged, so they were handled).
+    assert health(guarded)["status"] == "ok"
+    guarded.wait_for_event(lambda e: e.get("path") == "/health" and e.get("status") == 200)
     log = guarded.log()
     assert '"level": "ERROR"' not in log and "Traceback" not in log
 
@@ -176,6 +179,35 @@ def test_idle_connections_are_dropped_and_a_signed_call_is_still_served(guarded)
     finally:
         for sock in sockets:
             sock.close()
+
+
+def wait_for_gate(path):
+    open(path + ".started", "a").write("x")
+    while not os.path.exists(path):
+        time.sleep(0.02)
+    return "done"
+
+
+def test_when_every_connection_is_busy_a_new_one_is_closed_and_the_calls_go_on(key_file, log_dir, tmp_path):
+    server = Server(key_file, "--processes", "2", "--max-connections", "2", log_dir=log_dir)
+    gate = str(tmp_path / "gate")
+    try:
+        async def main():
+            async with RemoteExecutor(server.url, KEY, concurrency=2) as executor:
+                calls = [executor.submit(wait_for_gate, gate) for _ in range(2)]
+                await asyncio.to_thread(wait_until, lambda: os.path.exists(gate + ".started")
+                                        and len(open(gate + ".started").read()) == 2, 60, "both calls running")
+                # Both connections are busy with running calls: a third is closed unanswered.
+                with connect(server) as sock:
+                    sock.sendall(head({}, method="GET", path="/health"))
+                    assert await asyncio.to_thread(closed_by_server, sock, 30)
+                open(gate, "w").close()
+                return await asyncio.gather(*calls)
+
+        assert run(main()) == ["done", "done"]
+        assert health(server)["status"] == "ok"
+    finally:
+        server.stop()
 
 
 def test_a_request_runs_once_across_restarts_and_servers(key_file, log_dir, tmp_path):
