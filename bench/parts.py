@@ -1,6 +1,6 @@
 """The benchmark parts that run as their own programs, so that `./dev bench`
-is one command for everything: the worker pool in Chromium (bench/workers/)
-and the remote-execution load test (bench/remote/). Each writes PREFIX.json
+is one command for everything: the worker pool in Chromium and its start-up in
+Node (bench/workers/) and the remote-execution load test (bench/remote/). Each writes PREFIX.json
 and PREFIX.md; run.py embeds both in its own report."""
 
 import json
@@ -15,6 +15,10 @@ def _workers(prefix, quick):
     return ["node", str(BENCH / "workers/run.mjs"), "--output", str(prefix), *(["--quick"] if quick else [])]
 
 
+def _workers_node(prefix, quick):
+    return ["node", str(BENCH / "workers/node_start.mjs"), "--output", str(prefix), *(["--quick"] if quick else [])]
+
+
 def _remote(prefix, quick):
     return [sys.executable, str(BENCH / "remote/load_test.py"), "--output", str(prefix),
             *(["--quick"] if quick else [])]
@@ -23,6 +27,7 @@ def _remote(prefix, quick):
 # name -> (title, command builder); the order is the report's.
 PARTS = {
     "workers": ("Worker pool in Chromium", _workers),
+    "workers-node": ("Worker pool start-up in Node", _workers_node),
     "remote": ("Remote execution load test", _remote),
 }
 

@@ -2,7 +2,7 @@
 
 /** Names of the Errors a call rejects with (Error.name). */
 export type PoolErrorName =
-  | "TimeoutError" // the task ran past its timeout; its worker was stopped and replaced
+  | "TimeoutError" // the task ran past its timeout; it was interrupted (or, without interrupts, its worker replaced)
   | "AbortError" // the call's AbortSignal fired
   | "WorkerCrashedError" // the worker's runtime died during the task (wasm trap, abort); it was replaced
   | "WorkerStartError" // no worker could start (bad indexURL, missing wheel, ...)
@@ -32,12 +32,32 @@ export interface WorkerPoolOptions {
   packageBaseUrl?: string;
   /** Default per-call timeout in milliseconds. Default: none. */
   timeout?: number;
+  /**
+   * Milliseconds a task interrupted by its timeout or its AbortSignal may take
+   * to stop (KeyboardInterrupt in Python) before its worker is replaced anyway,
+   * e.g. a task blocked in C code. Interrupts need a SharedArrayBuffer (Node; a
+   * cross-origin isolated page). 0: no interrupts, replace at once. Default: 1000.
+   */
+  interruptGrace?: number;
+  /**
+   * Start workers from one memory snapshot of a freshly booted Pyodide: the
+   * first worker makes it, the others, later pools and replacements restore
+   * it. Falls back to a normal start (see stats) where Pyodide lacks the
+   * private options. Default: true.
+   */
+  snapshot?: boolean;
+  /**
+   * Keep the snapshot across page loads: true uses Cache Storage where the page
+   * may (secure contexts; in Node nothing), a string is a directory (Node),
+   * false keeps none. Default: true.
+   */
+  snapshotCache?: boolean | string;
   /** The worker script. Default: worker.mjs next to pool.mjs. */
   workerURL?: string | URL;
   /** Bytes of spare buffers kept for takeBuffer(). Default: 256 MiB; 0 keeps none. */
   spareBytes?: number;
   /** Called as each worker (a replacement too) becomes ready. */
-  onWorkerReady?: (info: { index: number; ms: number }) => void;
+  onWorkerReady?: (info: { index: number; ms: number; startup: WorkerStartup | null }) => void;
   /** Called when a worker fails to start or dies. */
   onWorkerError?: (info: { index: number; error: Error }) => void;
   /** For tests: starts a worker and returns its port. Default: a module Web Worker or a Node worker thread. */
@@ -57,7 +77,7 @@ export interface CallOptions {
   buffers?: (ArrayBuffer | Uint8Array)[];
   /** Milliseconds the task may run. Default: the pool's timeout, else none. */
   timeout?: number;
-  /** Aborting drops a queued task, or stops (and replaces) the worker running it. */
+  /** Aborting drops a queued task, or interrupts a running one (see interruptGrace). */
   signal?: AbortSignal;
 }
 
@@ -69,9 +89,27 @@ export interface Reply {
   raised: boolean;
 }
 
+/** How a worker started: "made" the snapshot, restored it, restored it from the cache, or a normal start. */
+export type SnapshotUse = "made" | "restored" | "from cache" | "not used";
+
+export interface WorkerStartup {
+  snapshot: SnapshotUse;
+  /** Why no snapshot was used (null when one was). */
+  reason: string | null;
+  /** The worker's wasm memory once ready, or null where Pyodide does not tell. */
+  heapBytes: number | null;
+}
+
+export interface PoolStats {
+  snapshot: { use: SnapshotUse | "pending"; reason: string | null; bytes: number | null };
+  interrupt: { available: boolean; reason: string | null; graceMs: number };
+  workers: { index: number; ms: number | null; snapshot: SnapshotUse | null; reason: string | null; heapBytes: number | null }[];
+}
+
 export interface WorkerInfo {
   index: number;
-  state: "starting" | "idle" | "busy" | "failed";
+  /** "stopping": its task was given up on and interrupted; it is free once the task stops. */
+  state: "starting" | "idle" | "busy" | "stopping" | "failed";
   /** Start-up time of the current worker in this slot, in ms; null until ready. */
   readyMs: number | null;
 }
@@ -85,6 +123,8 @@ export declare class WorkerPool {
   readonly ready: Promise<void>;
   readonly size: number;
   readonly workers: WorkerInfo[];
+  /** How the workers started (milliseconds, snapshot use and why) and whether they can be interrupted. */
+  readonly stats: PoolStats;
   /** Calls waiting for a worker. */
   readonly queued: number;
   /** Run a webpickle stream of (function, args, kwargs) on the next free worker. */

@@ -244,6 +244,7 @@ export class WorkerPool {
       this.#snapshot = { use: SnapshotUse.MADE, reason: null, bytes: null };
       this.#waitingForSnapshot = this.#slots.slice(1);
       this.#startWorker(this.#slots[0], { mode: "make", marker: this.#snapshots.marker });
+      for (const slot of this.#waitingForSnapshot) this.#spawn(slot); // their scripts load meanwhile
       return;
     }
     this.#snapshot = plan.bytes ? { use: plan.use, reason: null, bytes: plan.bytes }
@@ -263,7 +264,7 @@ export class WorkerPool {
     }
     const waiting = this.#waitingForSnapshot;
     this.#waitingForSnapshot = null;
-    for (const slot of waiting) if (!this.#terminated && slot.port === null) this.#startWorker(slot);
+    for (const slot of waiting) if (!this.#terminated && slot.state === State.STARTING) this.#startWorker(slot);
   }
 
   /**
@@ -278,10 +279,11 @@ export class WorkerPool {
   }
 
   /**
+   * Start the slot's worker thread; it gets INIT from #startWorker (at once, or once the snapshot exists).
    * @param {Slot} slot
-   * @param {import("./protocol.mjs").SnapshotPlan} [snapshot]
+   * @returns {boolean} false when it could not be spawned
    */
-  #startWorker(slot, snapshot = this.#restorePlan()) {
+  #spawn(slot) {
     const o = this.#options;
     slot.state = State.STARTING;
     slot.startId = this.#nextId++;
@@ -291,13 +293,23 @@ export class WorkerPool {
       port = o.spawn(o.workerURL, `webpickle-worker-${slot.index}`);
     } catch (error) {
       this.#startFailed(slot, error);
-      return;
+      return false;
     }
     slot.port = port;
     port.onmessage = (message) => { if (slot.port === port) this.#onMessage(slot, message); };
     port.onerror = (error) => { if (slot.port === port) this.#onWorkerError(slot, error); };
+    return true;
+  }
+
+  /**
+   * @param {Slot} slot
+   * @param {import("./protocol.mjs").SnapshotPlan} [snapshot]
+   */
+  #startWorker(slot, snapshot = this.#restorePlan()) {
+    const o = this.#options;
+    if (!slot.port && !this.#spawn(slot)) return;
     try {
-      port.post({
+      slot.port.post({
         type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],
         wheelURL: o.wheelURL, lockFileURL: o.lockFileURL, lockFileContents: o.lockFileContents,
         packageBaseUrl: o.packageBaseUrl, interruptBuffer: slot.interrupt?.buffer, snapshot,

@@ -1,7 +1,9 @@
 """The measurements of bench/workers, run in the page's Pyodide by run.mjs.
 
-The same functions measure both pools: webpickle.workers.WorkerPool and the
-baseline (baseline_pool.py: cloudpickle + bare postMessage). A pool here is
+The same functions measure three pools: webpickle.workers.WorkerPool, the same
+with today's start path ("webpickle-old": no snapshot, no interrupts: a
+stopped task's worker is replaced) and the baseline (baseline_pool.py:
+cloudpickle + bare postMessage). A pool here is
 anything with ``await pool.ready()``, ``pool.submit(fn, *args)`` and
 ``pool.shutdown()``. Times are from time.perf_counter (performance.now:
 5 us steps on this cross-origin-isolated page). Each function returns a dict.
@@ -21,14 +23,26 @@ webpickle.register_pickle_by_value(sys.modules[__name__])
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def make_pool(kind, size):
-    if kind == "webpickle":
-        from webpickle.workers import WorkerPool
+def make_pool(kind, size, **options):
+    from webpickle.workers import WorkerPool
 
-        return WorkerPool(size)
+    if kind == "webpickle":
+        return WorkerPool(size, **options)
+    if kind == "webpickle-old":
+        return WorkerPool(size, snapshot=False, interrupt_grace=0, **options)
     from baseline_pool import BaselinePool
 
     return BaselinePool(size)
+
+
+def _start_stats(pool):
+    """The wasm memory of each worker and how it started (webpickle's pools only)."""
+    stats = getattr(pool, "stats", None)
+    if not stats:
+        return {}
+    heaps = [w["heap_bytes"] for w in stats["workers"] if w["heap_bytes"]]
+    return {"heap_mb": statistics.mean(heaps) / 2**20 if heaps else None,
+            "uses": [w["snapshot"] for w in stats["workers"]], "worker_s": [w["ready_s"] for w in stats["workers"]]}
 
 
 def add_one(x):
@@ -58,14 +72,52 @@ def _quantile(samples, q):
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def ready(kind, size):
+async def ready(kind, size, **options):
     """Seconds from creating a pool of `size` workers to all of them ready."""
     t0 = time.perf_counter()
-    pool = make_pool(kind, size)
+    pool = make_pool(kind, size, **options)
     await pool.ready()
     seconds = time.perf_counter() - t0
+    started = _start_stats(pool)
     pool.shutdown()
-    return {"seconds": seconds}
+    return {"seconds": seconds, **started}
+
+
+async def first_ready(kind, size):
+    """A page's first pool: no snapshot in memory or in the cache, so its first worker makes one."""
+    if kind != "webpickle":
+        return await ready(kind, size)
+    from webpickle import workers
+
+    (await workers._javascript())["snapshot.mjs"].forgetSnapshotsInMemory()
+    return await ready(kind, size, snapshot_cache=False)
+
+
+def spin_forever():
+    while True:
+        pass
+
+
+async def after_stop(kind, how):
+    """Milliseconds from a task's TimeoutError (or its cancel) to the next task's result, on a pool of one."""
+    pool = make_pool(kind, 1)
+    await pool.ready()
+    try:
+        await pool.submit(add_one, 1)
+        if how == "timeout":
+            try:
+                await pool._submit(spin_forever, (), {}, 0.2)
+            except TimeoutError:
+                pass
+        else:
+            running = pool.submit(spin_forever)
+            await asyncio.sleep(0.2)
+            running.cancel()
+        t0 = time.perf_counter()
+        await pool.submit(add_one, 1)
+        return {"ms": (time.perf_counter() - t0) * 1e3, **_start_stats(pool)}
+    finally:
+        pool.shutdown()
 
 
 WARM_UP_S = 1.0

@@ -1,6 +1,6 @@
-// Benchmark the worker pool in headless Chromium against the baseline
-// (cloudpickle + bare postMessage), in the same browser and page, rounds
-// interleaved. Writes bench/results/workers.{json,md}; goals are reported,
+// Benchmark the worker pool in headless Chromium against today's start path
+// (no snapshot, no interrupts) and the baseline (cloudpickle + bare
+// postMessage), in the same browser and page, rounds interleaved. Writes bench/results/workers.{json,md}; goals are reported,
 // never asserted.
 //
 //   bash wasm/toolchain.sh run node bench/workers/run.mjs [--rounds 3] [--quick] [--output PREFIX]
@@ -18,17 +18,31 @@ import { option } from "../../tests/pyodide/pyodide_node.mjs";
 import { headline, markdown, summarize } from "./report.mjs";
 
 const CLOUDPICKLE = "/usr/lib/python3/dist-packages/cloudpickle";
-const KINDS = ["webpickle", "baseline"];
+const ALL = ["webpickle", "webpickle-old", "baseline"];
+const OURS = ["webpickle", "webpickle-old"];
 const MEASURE_TIMEOUT_MS = 180_000; // the slowest measurement takes about 30 s
 
+// [metric, measure.py function, its arguments, the kinds measured]
 function plan(quick) {
   return [
-    ["ready_1", "ready", [1]],
-    ["ready_2", "ready", [2]],
-    ["small_calls", "small_calls", quick ? [300, 0.5] : [2000, 2.0]],
-    ["speedup", "speedup", quick ? [0.3, 4] : [0.3, 8]],
-    ["big_argument", "big_argument", quick ? [64, 2] : [64, 5]],
+    ["ready_2", "ready", [2], ALL], // webpickle: a later pool, restoring the page's snapshot
+    ["ready_4", "ready", [4], ALL],
+    ["first_2", "first_ready", [2], ["webpickle"]], // the page's first pool makes the snapshot
+    ["first_4", "first_ready", [4], ["webpickle"]],
+    ["timeout_next", "after_stop", ["timeout"], OURS],
+    ["cancel_next", "after_stop", ["cancel"], OURS],
+    ["small_calls", "small_calls", quick ? [300, 0.5] : [2000, 2.0], ALL],
+    ["speedup", "speedup", quick ? [0.3, 4] : [0.3, 8], ["webpickle", "baseline"]],
+    ["big_argument", "big_argument", quick ? [64, 2] : [64, 5], ["webpickle", "baseline"]],
   ];
+}
+
+/** Reload the page and wait for its Pyodide; the snapshot in Cache Storage stays. */
+async function reload(page) {
+  await page.reload();
+  const handle = await page.waitForFunction("window.benchReady", null, { timeout: 180_000 });
+  const ready = await handle.jsonValue();
+  if (ready.error) throw new Error(`the benchmark page failed to reload: ${ready.error}`);
 }
 
 function machine(chromiumVersion, loadAtStart) {
@@ -55,17 +69,27 @@ async function main(argv) {
   try {
     const { page, ready } = await openPage(browser.context, `${server.url}bench/bench.html`, "window.benchReady", 180_000);
     if (ready.error) throw new Error(`the benchmark page failed to load: ${ready.error}`);
+    const measure = async (metric, name, kind, args, label) => {
+      const result = await withTimeout(page.evaluate(([n, k, a]) => window.measure(n, k, a), [name, kind, args]),
+        MEASURE_TIMEOUT_MS, `${name}(${kind})`);
+      if (result.error) throw new Error(`${name}(${kind}) failed: ${result.error}`);
+      if (metric) ((samples[metric] ??= {})[kind] ??= []).push(result);
+      console.log(`${label} ${(metric ?? "warm-up").padEnd(12)} ${kind.padEnd(13)} ${brief(result)}`);
+    };
+    // The page's first pool makes the snapshot (and caches it): not a sample of a later pool.
+    await measure(null, "ready", "webpickle", [1], "before the rounds");
     for (let round = 0; round < rounds; round++) {
-      for (const [metric, name, args] of plan(quick)) {
-        // Alternate who goes first, so that neither always gets the warmer (or busier) slot.
-        const order = (round % 2 === 0) ? KINDS : [...KINDS].reverse();
-        for (const kind of order) {
-          const result = await withTimeout(page.evaluate(([n, k, a]) => window.measure(n, k, a), [name, kind, args]),
-            MEASURE_TIMEOUT_MS, `${name}(${kind})`);
-          if (result.error) throw new Error(`${name}(${kind}) failed: ${result.error}`);
-          ((samples[metric] ??= {})[kind] ??= []).push(result);
-          console.log(`round ${round + 1}/${rounds} ${metric.padEnd(12)} ${kind.padEnd(9)} ${brief(result)}`);
-        }
+      for (const [metric, name, args, kinds] of plan(quick)) {
+        // Alternate who goes first, so that none always gets the warmer (or busier) slot.
+        const order = (round % 2 === 0) ? kinds : [...kinds].reverse();
+        for (const kind of order) await measure(metric, name, kind, args, `round ${round + 1}/${rounds}`);
+      }
+    }
+    // A reload keeps only what is in Cache Storage: the page's first pool restores the cached snapshot.
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of round % 2 === 0 ? OURS : [...OURS].reverse()) {
+        await reload(page);
+        await measure("reload_2", "ready", kind, [2], `reload ${round + 1}/${rounds}`);
       }
     }
     // Where webpickle's round trip goes: JS alone, Python's steps, one asyncio hop.
@@ -75,7 +99,7 @@ async function main(argv) {
       samples[name] = { webpickle: [result] };
       console.log(`${name.padEnd(12)} ${brief(result)}`);
     }
-    for (const kind of KINDS) {
+    for (const kind of ["webpickle", "baseline"]) {
       const result = await page.evaluate(([k]) => window.measure("copies", k, [64]), [kind]);
       if (result.error) throw new Error(`copies(${kind}) failed: ${result.error}`);
       ((samples.copies ??= {})[kind] ??= []).push(result);
@@ -104,8 +128,9 @@ function withTimeout(promise, ms, what) {
 }
 
 function brief(result) {
-  return Object.entries(result).filter(([, v]) => typeof v === "number")
-    .map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ");
+  const numbers = Object.entries(result).filter(([, v]) => typeof v === "number")
+    .map(([k, v]) => `${k}=${v.toFixed(3)}`);
+  return [...numbers, ...(result.uses ? [`(${result.uses.join(", ")})`] : [])].join(" ");
 }
 
 main(process.argv.slice(2)).catch((error) => {

@@ -13,6 +13,10 @@ def serve(payload, buffers):
     """Run one task: returns the JS array [stream, raised, buffers], or an awaitable
     of it when the function is a coroutine function. Never raises for the task's
     own exceptions (SystemExit included): they are its reply.
+
+    The pool may interrupt a task it gave up on: a KeyboardInterrupt can then
+    land anywhere in here, so state kept between tasks must change in one
+    step (build an entry completely, then store it with one assignment).
     """
     outcome = _call.run(lambda: _pool_buffers.loads(payload, buffers))
     if asyncio.iscoroutine(outcome):
