@@ -12,6 +12,7 @@
 // Python reads an undefined field as None (a missing one would raise).
 
 export { WorkerPool } from "./pool.mjs";
+export { forgetSnapshotsInMemory } from "./snapshot.mjs"; // for the benchmarks' first pools
 
 /** @typedef {import("./protocol.mjs").Settlement} Settlement */
 

@@ -87,9 +87,10 @@ async def first_ready(kind, size):
     """A page's first pool: no snapshot in memory or in the cache, so its first worker makes one."""
     if kind != "webpickle":
         return await ready(kind, size)
-    from webpickle import workers
+    from webpickle import _pool_js
 
-    (await workers._javascript())["snapshot.mjs"].forgetSnapshotsInMemory()
+    pool_module, _ = await _pool_js.load()
+    pool_module.forgetSnapshotsInMemory()
     return await ready(kind, size, snapshot_cache=False)
 
 
