@@ -32,7 +32,9 @@ const startPool = async (options) => {
 before(async () => {
   wheelURL = findWheel();
   pool = await WorkerPool.start({
-    size: 2, indexURL: PYODIDE, wheelURL, snapshotCache: false,
+    // A long grace period: on a starved machine an interrupted task can take
+    // over a second to answer, and these tests check that no worker is replaced.
+    size: 2, indexURL: PYODIDE, wheelURL, snapshotCache: false, interruptGrace: 30_000,
     onWorkerReady: (info) => ready.push(info),
   });
 });

@@ -28,7 +28,9 @@ _shared = None
 async def shared_pool():
     global _shared
     if _shared is None:
-        _shared = WorkerPool(2)
+        # A long grace period: on a starved machine an interrupted task can take
+        # over a second to answer, and these tests check that no worker is replaced.
+        _shared = WorkerPool(2, interrupt_grace=30)
         await _shared.ready()
     return _shared
 
@@ -202,11 +204,14 @@ def started_workers(pool):
 async def test_stats_say_how_the_workers_started():
     pool = await shared_pool()
     stats = pool.stats
-    assert stats["snapshot"]["use"] == "made", stats
-    assert [w["snapshot"] for w in stats["workers"]] == ["made", "restored"]
+    # The process's first pool makes the snapshot (another test module may have come first).
+    use = stats["snapshot"]["use"]
+    assert use in ("made", "restored"), stats
+    assert [w["snapshot"] for w in stats["workers"]] == (["made", "restored"] if use == "made" else [use, use])
     assert all(w["ready_s"] > 0 and w["heap_bytes"] > 0 for w in stats["workers"])
-    assert stats["interrupt"] == {"available": True, "reason": None, "grace_s": 1.0}
+    assert stats["interrupt"] == {"available": True, "reason": None, "grace_s": 30.0}
     async with WorkerPool(1, snapshot=False) as plain:
+        assert plain.stats["interrupt"]["grace_s"] == 1.0, "the documented default"
         assert plain.stats["snapshot"]["use"] == "not used"
         assert "turned off" in plain.stats["workers"][0]["reason"]
 
