@@ -74,6 +74,15 @@ test("a hung task times out or is cancelled: interrupted, the same worker serves
   t.diagnostic(`timed out after ${result.elapsed_s.toFixed(2)} s; next task served ${(result.next_s * 1000).toFixed(1)} ms later`);
 });
 
+test("interrupts arriving as tasks end reach no later task", { timeout: SCENARIO_MS }, async (t) => {
+  const result = await scenario("interrupts_as_tasks_end");
+  assert.equal(result.error, undefined, result.error);
+  assert.equal(result.stray_interrupt_at, undefined, "a later task got the interrupt");
+  assert.equal(result.replaced, false);
+  assert.ok(result.timed_out > 0, JSON.stringify(result));
+  t.diagnostic(`${result.timed_out} interrupted, ${result.finished} finished first`);
+});
+
 test("a task stuck in C code costs its worker after the grace period; the replacement restores the snapshot", { timeout: SCENARIO_MS }, async () => {
   const result = await scenario("stuck_in_c");
   assert.equal(result.error, undefined, result.error);
