@@ -28,7 +28,7 @@ async function main(argv) {
   const { pyodide, loadMs } = await startPyodide(wheel);
   console.log(`Pyodide ${pyodide.version} loaded in ${(loadMs / 1000).toFixed(2)} s`);
   prepareAsyncTests(pyodide, HERE);
-  copyDebianPackage(pyodide, "joblib"); // for test_joblib_pyodide.py: in this Pyodide only, workers get none
+  copyDebianPackage(pyodide, "joblib"); // for test_pool_via_joblib.py: in this Pyodide only, workers get none
   const modules = fs.readdirSync(HERE).filter((f) => /^test_.*\.py$/.test(f)).map((f) => f.slice(0, -3)).sort();
   pyodide.globals.set("HERE", HERE);
   pyodide.globals.set("MODULES", pyodide.toPy(modules));
