@@ -43,6 +43,8 @@ test("a PyScript page maps a function and a dataclass on Web Workers, on the ser
   assert.equal(result.error, undefined, result.error);
   assert.deepEqual(result, { workers: true, server: true, joblib: true });
   assert.match(await page.textContent("#out"), /on Web Workers: \[Reading\(sensor='s0', value=0\.0\)/);
+  assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true,
+    "PyScript's files load under the cross-origin isolation headers");
   const origins = new Set(requests.filter((u) => /^https?:/.test(u)).map((u) => new URL(u).origin));
   assert.deepEqual([...origins].sort(), [new URL(pageServer.url).origin, new URL(remote.url).origin].sort(),
     "the page fetched from somewhere else");
