@@ -54,6 +54,8 @@ export interface WorkerPoolOptions {
   snapshotCache?: boolean | string;
   /** The worker script. Default: worker.mjs next to pool.mjs. */
   workerURL?: string | URL;
+  /** Bytes of function streams each worker keeps loaded (least recently used first out). Default: 256 MiB. */
+  functionCacheBytes?: number;
   /** Bytes of spare buffers kept for takeBuffer(). Default: 256 MiB; 0 keeps none. */
   spareBytes?: number;
   /** Called as each worker (a replacement too) becomes ready. */
@@ -79,6 +81,32 @@ export interface CallOptions {
   timeout?: number;
   /** Aborting drops a queued task, or interrupts a running one (see interruptGrace). */
   signal?: AbortSignal;
+  /**
+   * The function, pickled once: payload then pickles (args, kwargs) only. The
+   * stream is posted to each worker once; later calls carry the digest alone.
+   */
+  fn?: { digest: string; stream: Uint8Array };
+}
+
+export interface PostedStats {
+  /** CALL messages posted (a call sent again after a miss counts twice). */
+  calls: number;
+  /** Bytes of their payloads and buffers. */
+  payloadBytes: number;
+  /** Function streams posted, and their bytes: once per worker and function, plus re-sends after misses. */
+  functions: number;
+  functionBytes: number;
+  /** Calls sent again with their function because the worker had evicted it. */
+  functionMisses: number;
+}
+
+export interface PoolStats {
+  /** What the pool posted to its workers so far. */
+  posted: PostedStats;
+  /** What the workers start from: use is "made", "restored", "from cache", "not used" or "pending". */
+  snapshot: { use: string; reason: string | null; bytes: number | null };
+  interrupt: { available: boolean; reason: string | null; graceMs: number };
+  workers: { index: number; ms: number | null; snapshot: string | null; reason: string | null; heapBytes: number | null }[];
 }
 
 export interface Reply {
@@ -127,6 +155,8 @@ export declare class WorkerPool {
   readonly stats: PoolStats;
   /** Calls waiting for a worker. */
   readonly queued: number;
+  /** How the workers started, how they are stopped, and what was posted to them. */
+  readonly stats: PoolStats;
   /** Run a webpickle stream of (function, args, kwargs) on the next free worker. */
   call(payload: Uint8Array, options?: CallOptions): Promise<Reply>;
   /** A Uint8Array to fill and pass in buffers: a reused spare when one fits, else new. */

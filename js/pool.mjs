@@ -58,6 +58,7 @@ function absolute(url) {
  * @property {import("./protocol.mjs").Startup | null} startup
  * @property {Int32Array | null} interrupt
  * @property {ReturnType<typeof setTimeout> | null} graceTimer
+ * @property {Set<string>} functions digests of the function streams posted to its current worker
  */
 
 export class WorkerPool {
@@ -74,6 +75,7 @@ export class WorkerPool {
   #snapshot = { use: "pending", reason: null, bytes: null }; // what this pool's workers start from
   #waitingForSnapshot = null; // slots that start once the first worker has made the snapshot
   #interrupts;
+  #posted = { calls: 0, payloadBytes: 0, functions: 0, functionBytes: 0, functionMisses: 0 };
 
   /**
    * Start `options.size` workers in parallel and return at once; calls queue
@@ -99,6 +101,7 @@ export class WorkerPool {
       spareBytes: options.spareBytes ?? 256 * 2 ** 20,
       spawn: options.spawn ?? spawnWorker,
       interruptGrace: options.interruptGrace ?? DEFAULT_INTERRUPT_GRACE_MS,
+      functionCacheBytes: options.functionCacheBytes ?? 256 * 2 ** 20,
     };
     const grace = this.#options.interruptGrace;
     if (typeof grace !== "number" || !(grace >= 0)) {
@@ -112,7 +115,7 @@ export class WorkerPool {
     this.ready.catch(() => {}); // reported through the promise; not an unhandled rejection
     for (let index = 0; index < size; index++) {
       this.#slots.push({ index, state: State.STARTING, port: null, task: null, startId: 0, readyMs: null,
-        counted: false, startup: null, interrupt: null, graceTimer: null });
+        counted: false, startup: null, interrupt: null, graceTimer: null, functions: new Set() });
     }
     this.#startAll();
   }
@@ -140,11 +143,16 @@ export class WorkerPool {
    * How the workers started and how they are stopped: {snapshot: {use, reason,
    * bytes}, interrupt: {available, reason, graceMs}, workers: [{index, ms,
    * snapshot, reason, heapBytes}]}. snapshot.use is "made", "restored",
-   * "from cache", "not used" (reason says why) or "pending".
+   * "from cache", "not used" (reason says why) or "pending". posted: {calls,
+   * payloadBytes, functions, functionBytes, functionMisses}, what the pool
+   * posted: calls and the bytes of their payloads and buffers, function
+   * streams sent to a worker that did not have them, and calls sent again
+   * with their function because the worker had evicted it.
    */
   get stats() {
     const { use, reason, bytes } = this.#snapshot;
     return {
+      posted: { ...this.#posted },
       snapshot: { use, reason, bytes: bytes?.length ?? null },
       interrupt: { ...this.#interrupts, graceMs: this.#options.interruptGrace },
       workers: this.#slots.map(({ index, readyMs, startup }) => ({
@@ -161,12 +169,15 @@ export class WorkerPool {
    * on the next free worker. `buffers` (its out-of-band buffers, ArrayBuffers
    * or Uint8Arrays) are transferred: detached here once the task is sent.
    * `timeout` is in milliseconds (default: options.timeout, else none).
+   * `fn` = {digest, stream}: the payload pickles (args, kwargs) only, and the
+   * function is the stream's, posted to each worker once (a worker keeps it
+   * loaded by digest while it fits its functionCacheBytes).
    */
   /**
    * @param {Uint8Array} payload
    * @param {import("./pool.mjs").CallOptions} [options]
    */
-  call(payload, { buffers = [], timeout = this.#options.timeout, signal } = {}) {
+  call(payload, { buffers = [], timeout = this.#options.timeout, signal, fn } = {}) {
     if (!(payload instanceof Uint8Array)) {
       return Promise.reject(new TypeError("pool.call: payload must be a Uint8Array holding a webpickle stream"));
     }
@@ -181,11 +192,14 @@ export class WorkerPool {
       }
       views.push(buffer instanceof ArrayBuffer ? new Uint8Array(buffer) : buffer);
     }
+    if (fn !== undefined && !(typeof fn?.digest === "string" && fn.stream instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("pool.call: fn must be {digest: string, stream: Uint8Array}"));
+    }
     if (this.#terminated) return Promise.reject(makeError(ErrorName.TERMINATED, "the pool was terminated"));
     if (this.#broken) return Promise.reject(this.#broken);
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolve, reject) => {
-      const task = { id: this.#nextId++, payload, buffers: views, timeout, signal, resolve, reject, timer: null };
+      const task = { id: this.#nextId++, payload, buffers: views, fn, timeout, signal, resolve, reject, timer: null };
       if (signal) {
         task.onAbort = () => this.#abort(task);
         signal.addEventListener("abort", task.onAbort, { once: true });
@@ -287,6 +301,7 @@ export class WorkerPool {
     const o = this.#options;
     slot.state = State.STARTING;
     slot.startId = this.#nextId++;
+    slot.functions = new Set(); // a new worker has loaded nothing
     slot.interrupt = this.#interrupts.available ? new Int32Array(new SharedArrayBuffer(4)) : null;
     let port;
     try {
@@ -313,6 +328,7 @@ export class WorkerPool {
         type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],
         wheelURL: o.wheelURL, lockFileURL: o.lockFileURL, lockFileContents: o.lockFileContents,
         packageBaseUrl: o.packageBaseUrl, interruptBuffer: slot.interrupt?.buffer, snapshot,
+        functionCacheBytes: o.functionCacheBytes,
       });
     } catch (error) { // an option that cannot be cloned (a function in lockFileContents, say)
       this.#startFailed(slot, error);
@@ -381,6 +397,22 @@ export class WorkerPool {
       case MessageType.CRASHED:
         this.#onWorkerError(slot, errorFromWire(message.error));
         return;
+      case MessageType.FUNCTION_MISSING:
+        if (!task || message.id !== task.id) return;
+        // The worker evicted the function: nothing ran. Post the call again, with the function.
+        slot.functions.delete(message.digest);
+        task.buffers = message.returned ?? [];
+        if (task.settled) { // given up on meanwhile (timeout, abort): the worker is free
+          slot.task = null;
+          slot.state = State.IDLE;
+          clearTimeout(slot.graceTimer);
+          slot.graceTimer = null;
+          this.#dispatch();
+          return;
+        }
+        this.#posted.functionMisses += 1;
+        if (!this.#post(slot, task)) this.#replace(slot); // its state is unknown: start afresh
+        return;
       default: // a worker that does not speak this protocol (the type allows none)
         this.#onWorkerError(slot, new Error(`unexpected message ${JSON.stringify(/** @type {any} */ (message)?.type)} from the worker`));
     }
@@ -434,19 +466,42 @@ export class WorkerPool {
       if (slot.state !== State.IDLE) continue;
       const task = this.#queue.shift();
       if (slot.interrupt) Atomics.store(slot.interrupt, 0, 0); // an earlier task's late interrupt is not for this one
-      try {
-        slot.port.post({ type: MessageType.CALL, id: task.id, payload: task.payload, buffers: task.buffers },
-          transferList(task.buffers));
-      } catch (error) { // DataCloneError: a detached or shared buffer, say
-        this.#settle(task, null, error);
-        continue;
-      }
+      if (!this.#post(slot, task)) continue;
       slot.state = State.BUSY;
       slot.task = task;
       if (task.timeout !== undefined && task.timeout !== null && Number.isFinite(task.timeout)) {
         task.timer = setTimeout(() => this.#timedOut(slot, task), Math.max(0, task.timeout));
       }
     }
+  }
+
+  /**
+   * Post a CALL of `task` to the slot's worker, with its function if the worker
+   * does not have it; false (and the task settled) if it could not be posted.
+   * @param {Slot} slot
+   */
+  #post(slot, task) {
+    const digest = task.fn?.digest;
+    const withFunction = digest !== undefined && !slot.functions.has(digest);
+    /** @type {import("./protocol.mjs").CallMessage} */
+    const message = { type: MessageType.CALL, id: task.id, payload: task.payload, buffers: task.buffers };
+    if (digest !== undefined) message.digest = digest;
+    if (withFunction) message.function = task.fn.stream; // copied, not transferred: other calls share it
+    try {
+      slot.port.post(message, transferList(task.buffers));
+    } catch (error) { // DataCloneError: a detached or shared buffer, say
+      this.#settle(task, null, error);
+      return false;
+    }
+    const posted = this.#posted;
+    posted.calls += 1;
+    posted.payloadBytes += task.payload.byteLength + task.buffers.reduce((sum, b) => sum + b.byteLength, 0);
+    if (withFunction) {
+      slot.functions.add(digest);
+      posted.functions += 1;
+      posted.functionBytes += task.fn.stream.byteLength;
+    }
+    return true;
   }
 
   #timedOut(slot, task) {

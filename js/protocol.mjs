@@ -19,6 +19,12 @@
 // buffers, in order. Buffers always move by transfer (see transferList), never
 // by structured-clone copy; `returned` sends the CALL's buffers home once
 // copied into the worker, for reuse.
+//
+// A CALL with a digest carries (args, kwargs) in payload; its function is the
+// one the worker loaded under that digest, or `function` (its stream), sent
+// only to a worker not known to have it. A worker that has evicted it answers
+// FUNCTION_MISSING (nothing ran) and the pool posts the CALL again with it.
+// Without a digest, payload pickles (function, args, kwargs) and nothing is kept.
 
 import { makeError } from "./errors.mjs";
 
@@ -32,6 +38,7 @@ export const MessageType = Object.freeze({
   REPLY: "reply",
   CALL_FAILED: "call-failed",
   CRASHED: "crashed",
+  FUNCTION_MISSING: "function-missing",
 });
 
 /** The `name` of every Error the pool rejects a call with. */
@@ -109,11 +116,13 @@ export function transferList(views) {
  * @property {string} [packageBaseUrl]
  * @property {ArrayBufferLike} [interruptBuffer] a SharedArrayBuffer Python polls for SIGINT
  * @property {SnapshotPlan} [snapshot]
+ * @property {number} [functionCacheBytes] bound of the worker's loaded functions, in bytes of their streams
  */
 
 /**
- * Run one task (pool -> worker).
- * @typedef {{type: typeof MessageType.CALL, id: number, payload: Uint8Array, buffers: Uint8Array[]}} CallMessage
+ * Run one task (pool -> worker); `digest` names its function, `function` is its stream when sent along.
+ * @typedef {{type: typeof MessageType.CALL, id: number, payload: Uint8Array, buffers: Uint8Array[],
+ *   digest?: string, function?: Uint8Array}} CallMessage
  */
 
 /**
@@ -159,7 +168,14 @@ export function transferList(views) {
  * @typedef {{type: typeof MessageType.CRASHED, id: number, error: WireError}} CrashedMessage
  */
 
-/** @typedef {SnapshotMessage | ReadyMessage | StartFailedMessage | ReplyMessage | CallFailedMessage | CrashedMessage} WorkerToPool */
+/**
+ * Answers a CALL by digest whose function the worker has not loaded: nothing ran; the CALL's buffers come back.
+ * @typedef {{type: typeof MessageType.FUNCTION_MISSING, id: number, digest: string, returned: Uint8Array[]}}
+ *   FunctionMissingMessage
+ */
+
+/** @typedef {SnapshotMessage | ReadyMessage | StartFailedMessage | ReplyMessage | CallFailedMessage | CrashedMessage
+ *   | FunctionMissingMessage} WorkerToPool */
 
 /**
  * A worker as the pool drives it (spawn.mjs makes them).

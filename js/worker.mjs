@@ -67,7 +67,9 @@ async function start(message) {
     throw new Error(`the worker could not install ${wanted.join(", ")}: ${problems.join("; ")} ` +
       `(indexURL ${message.indexURL}); check that these packages are where the page got them`);
   }
-  const serve = pyodide.pyimport("webpickle._pool_worker").serve;
+  const worker = pyodide.pyimport("webpickle._pool_worker");
+  if (message.functionCacheBytes) worker.functions.resize(message.functionCacheBytes);
+  const serve = worker.serve;
   runtime = { pyodide, serve };
   startup.heapBytes = pyodide._module?.HEAP8?.length ?? null; // private: feature-detected
   return { ms: performance.now() - t0, startup };
@@ -127,7 +129,14 @@ async function call(message) {
   let out;
   try {
     // No buffers (the usual case) as undefined: Python then skips iterating a JS array.
-    out = runtime.serve(message.payload, message.buffers.length ? message.buffers : undefined);
+    out = runtime.serve(message.payload, message.buffers.length ? message.buffers : undefined, message.digest,
+      message.function);
+    if (out === undefined) { // the function of message.digest is not loaded here: nothing ran
+      if (interrupt) Atomics.store(interrupt, 0, 0);
+      post({ type: MessageType.FUNCTION_MISSING, id: message.id, digest: String(message.digest),
+        returned: message.buffers }, transferList(message.buffers));
+      return;
+    }
     if (typeof out?.then === "function") { // a coroutine function's task: a Python future
       const future = out;
       running = { id: message.id, future };

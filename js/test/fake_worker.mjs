@@ -8,7 +8,9 @@
 // until its interrupt buffer says 2 (as Python does), then replies raised;
 // "late" replies 30 ms later whatever happens. Buffers come
 // back in the reply as they came (their byte lengths are reported) and, as
-// worker.mjs does, as `returned`.
+// worker.mjs does, as `returned`. A call with a digest needs its function
+// loaded (kept in `functions`; "evict" forgets them first) and else answers
+// FUNCTION_MISSING; `ran` lists the tasks run by digest.
 
 import { MessageType, transferList } from "../protocol.mjs";
 
@@ -26,7 +28,8 @@ export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0, snaps
   const spawned = [];
   function spawn(url, name) {
     const { port1, port2 } = new MessageChannel();
-    const fake = { index: spawned.length, url, name, received: [], terminated: false, running: 0, maxRunning: 0 };
+    const fake = { index: spawned.length, url, name, received: [], terminated: false, running: 0, maxRunning: 0,
+      functions: new Set(), ran: [] };
     spawned.push(fake);
     const port = {
       post: (message, transfer) => port1.postMessage(message, transfer),
@@ -63,6 +66,17 @@ export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0, snaps
       fake.maxRunning = Math.max(fake.maxRunning, fake.running);
       const task = text(message.payload);
       const done = () => { fake.running -= 1; };
+      if (message.digest !== undefined) { // a call by digest: like worker.mjs, it needs the function loaded
+        if (task === "evict") fake.functions.clear();
+        if (message.function) fake.functions.add(message.digest);
+        if (!fake.functions.has(message.digest)) {
+          done();
+          reply({ type: MessageType.FUNCTION_MISSING, id: message.id, digest: message.digest, returned: message.buffers },
+            transferList(message.buffers));
+          return;
+        }
+        fake.ran.push(task);
+      }
       if (task === "hang") return;
       if (task === "loop" || task === "late") {
         const started = Date.now();

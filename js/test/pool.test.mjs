@@ -370,3 +370,42 @@ test("snapshot cache: a directory keeps it across processes; stale and corrupt e
     fs.rmSync(folder, { recursive: true, force: true });
   }
 });
+
+test("functions: each worker gets a function's stream once; later calls carry the digest only", async () => {
+  const { pool, fakes } = await startPool();
+  const fn = { digest: "a".repeat(64), stream: new Uint8Array(1000) };
+  const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => pool.call(bytes(`echo:${i}`), { fn })));
+  assert.deepEqual(replies.map((r) => text(r.payload).split("|")[0]), Array.from({ length: 10 }, (_, i) => String(i)));
+  const withFunction = fakes.spawned.flatMap((f) => f.received.filter((m) => m.function));
+  assert.equal(withFunction.length, 2, "one function stream per worker");
+  assert.deepEqual(pool.stats.posted, { calls: 10, payloadBytes: replies.reduce((n, _, i) => n + `echo:${i}`.length, 0),
+    functions: 2, functionBytes: 2000, functionMisses: 0 });
+});
+
+test("functions: a worker that evicted the function gets it again, and the call runs once", async () => {
+  const { pool, fakes } = await startPool({ size: 1 });
+  const fn = { digest: "b".repeat(64), stream: new Uint8Array(10) };
+  await pool.call(bytes("echo:1"), { fn });
+  const reply = await pool.call(bytes("evict"), { fn, buffers: [new Uint8Array(3)] });
+  assert.equal(text(reply.payload), "evict|3", "the call's buffers travel again with the re-sent call");
+  assert.deepEqual(fakes.spawned[0].ran, ["echo:1", "evict"]);
+  assert.equal(pool.stats.posted.functionMisses, 1);
+  assert.equal(pool.stats.posted.functions, 2);
+});
+
+test("functions: a replacement worker gets the function again", async () => {
+  const { pool, fakes } = await startPool({ size: 1 });
+  const fn = { digest: "c".repeat(64), stream: new Uint8Array(10) };
+  await pool.call(bytes("echo:1"), { fn });
+  await rejectsWith(pool.call(bytes("crash"), { fn }), ErrorName.CRASHED);
+  await pool.call(bytes("echo:2"), { fn });
+  assert.equal(fakes.spawned.length, 2);
+  assert.deepEqual(fakes.spawned[1].ran, ["echo:2"]);
+  assert.ok(fakes.spawned[1].received.some((m) => m.function), "the new worker was sent the stream");
+  assert.equal(pool.stats.posted.functionMisses, 0, "the pool knew the new worker had nothing loaded");
+});
+
+test("functions: fn must be {digest, stream}", async () => {
+  const { pool } = await startPool({ size: 1 });
+  await assert.rejects(pool.call(bytes("echo:1"), { fn: { digest: 3 } }), TypeError);
+});

@@ -11,11 +11,14 @@ from pickle import HIGHEST_PROTOCOL, PicklingError, UnpicklingError, load, loads
 from . import _core
 from ._pickler import CloudPickler, Pickler, dump, dumps
 from ._registry import list_registry_pickle_by_value, register_pickle_by_value, unregister_pickle_by_value
+from ._function_stream import BigFunctionWarning
+from .explain import explain
 
 __version__ = _core.__version__
 DEFAULT_PROTOCOL = _core.DEFAULT_PROTOCOL
 
 __all__ = [
+    "BigFunctionWarning",
     "CloudPickler",
     "DEFAULT_PROTOCOL",
     "HIGHEST_PROTOCOL",
@@ -24,6 +27,7 @@ __all__ = [
     "UnpicklingError",
     "dump",
     "dumps",
+    "explain",
     "list_registry_pickle_by_value",
     "load",
     "loads",

@@ -91,6 +91,10 @@ class RemoteExecutor(BatchMixin):
         self._calls = set()
         self._closed = False
         self._server_id = None  # from /health: every request is signed for this server, in this run of it
+        # map() sends the whole call each time until the server keeps functions by digest.
+        self._cache = False
+        self._big_function_bytes = None
+        self._concurrency = concurrency
         self._server_id_lock = asyncio.Lock()
 
     def __repr__(self):  # never the key
@@ -136,6 +140,12 @@ class RemoteExecutor(BatchMixin):
         Cancelling it stops waiting (the call may still run on the server to its end).
         """
         return self._submit(fn, args, kwargs, self._timeout)
+
+    def _in_flight_limit(self):
+        return 2 * self._concurrency  # calls beyond concurrency wait here, pickled and unsigned
+
+    def _new_future(self):
+        return asyncio.get_running_loop().create_future()
 
     def _submit_call(self, fn, args, timeout, on_finish):
         """One call of map() or imap_unordered() (see _batch.BatchMixin)."""

@@ -26,7 +26,9 @@ import asyncio
 import sys
 
 from . import _call, _pool_buffers, _pool_js, _wheel_source
-from ._batch import BatchMixin, check_timeout
+from ._batch import BatchMixin, check_positive_int, check_timeout
+from ._function_cache import DEFAULT_CACHE_BYTES
+from ._function_stream import DEFAULT_BIG_FUNCTION_BYTES, FunctionStream, pickle_function
 from ._call import RemoteExceptionError, RemoteTraceback, WorkerCrashedError, WorkerError
 from ._task_future import TaskFuture
 
@@ -90,25 +92,44 @@ class WorkerPool(BatchMixin):
     snapshot_cache: keep the snapshot across page loads in the browser's
         Cache Storage (True, the default; secure contexts only), not at all
         (False), or, under Node, in this directory (a str).
+    cache: send each function once per worker (default True): a worker keeps
+        the functions it loaded by the digest of their stream, and later calls
+        carry the digest and their arguments only. Calls of one digest then
+        share the loaded function's globals, as calls in one process do.
+        False sends and loads the whole stream with every call (fresh
+        globals per call, as cloudpickle does). map() takes cache= too.
+    function_cache_bytes: bound of each worker's loaded functions, in bytes
+        of their streams (least recently used first out; default 256 MiB).
+    in_flight_per_worker: calls map() and imap_unordered() keep in flight per
+        worker while they read the items (default 4).
+    big_function_bytes: warn (once per function) when a function's stream is
+        larger (default 4 MiB; None: never).
 
     Workers start at once; tasks queue until one is free.
     """
 
     def __init__(self, size=None, *, index_url=None, packages=(), timeout=None, wheel_url=None,
-                 interrupt_grace=1.0, snapshot=True, snapshot_cache=True):
+                 interrupt_grace=1.0, snapshot=True, snapshot_cache=True, cache=True,
+                 function_cache_bytes=DEFAULT_CACHE_BYTES, in_flight_per_worker=4,
+                 big_function_bytes=DEFAULT_BIG_FUNCTION_BYTES):
         if sys.platform != "emscripten":
             raise RuntimeError("webpickle.workers.WorkerPool runs inside Pyodide (a page, a worker or Node); "
                                "in CPython use concurrent.futures with webpickle instead")
         if size is not None and (not isinstance(size, int) or size < 1):
             raise ValueError(f"size must be a positive int or None, not {size!r}")
         self._timeout = check_timeout(timeout)
+        self._size = size
+        self._cache = bool(cache)
+        self._in_flight_per_worker = check_positive_int("in_flight_per_worker", in_flight_per_worker)
+        self._big_function_bytes = big_function_bytes
         self._js = self._client = self._on_settle_proxy = None  # set by _start
         self._closed = False
-        self._waiting = []  # (future, payload, buffers, timeout) submitted before the JS pool existed
+        self._waiting = []  # (future, payload, buffers, timeout, function) submitted before the JS pool existed
         self._futures = {}  # token -> future of each task sent and not settled
         self._next_token = 0
         options = _sources(index_url, wheel_url)
         options["packages"] = list(packages)
+        options["functionCacheBytes"] = check_positive_int("function_cache_bytes", function_cache_bytes)
         if isinstance(interrupt_grace, bool) or not isinstance(interrupt_grace, (int, float)) or not interrupt_grace >= 0:
             raise ValueError(f"interrupt_grace must be a number of seconds >= 0, not {interrupt_grace!r}")
         options["interruptGrace"] = interrupt_grace * 1000
@@ -165,8 +186,13 @@ class WorkerPool(BatchMixin):
 
         {"snapshot": {"use", "reason", "bytes"}, "interrupt": {"available",
         "reason", "grace_s"}, "workers": [{"index", "ready_s", "snapshot",
-        "reason", "heap_bytes"}]}; snapshot use is "made", "restored",
-        "from cache", "not used" (reason says why) or "pending".
+        "reason", "heap_bytes"}], "posted": {"calls", "payload_bytes",
+        "functions", "function_bytes", "function_misses"}}; snapshot use is
+        "made", "restored", "from cache", "not used" (reason says why) or
+        "pending". posted: what the pool posted to its workers: calls and the
+        bytes of their own streams and buffers, function streams sent to a
+        worker that did not have them loaded, and calls sent again with their
+        function because a worker had evicted it.
         """
         if self._js is None:
             return None
@@ -176,8 +202,10 @@ class WorkerPool(BatchMixin):
             return None if value is jsnull else value
 
         js_stats = self._js.stats
-        snapshot, interrupt = js_stats.snapshot, js_stats.interrupt
+        snapshot, interrupt, posted = js_stats.snapshot, js_stats.interrupt, js_stats.posted
         return {
+            "posted": {"calls": posted.calls, "payload_bytes": posted.payloadBytes, "functions": posted.functions,
+                       "function_bytes": posted.functionBytes, "function_misses": posted.functionMisses},
             "snapshot": {"use": snapshot.use, "reason": py(snapshot.reason), "bytes": py(snapshot.bytes)},
             "interrupt": {"available": interrupt.available, "reason": py(interrupt.reason),
                           "grace_s": interrupt.graceMs / 1000},
@@ -196,32 +224,43 @@ class WorkerPool(BatchMixin):
         """
         return self._submit(fn, args, kwargs, self._timeout)
 
-    def _submit(self, fn, args, kwargs, timeout):
+    def _submit(self, fn, args, kwargs, timeout, cache=None):
+        """Send fn(*args, **kwargs); fn is a callable or a FunctionStream pickled already (by map).
+        cache: send a callable's stream apart, once per worker, or all in one stream (None: the pool's)."""
         if self._closed:
             raise RuntimeError("cannot submit to a WorkerPool after shutdown()")
         if self._js is None and self._started.done() and not self._started.cancelled():
             raise WorkerStartError(f"the worker pool could not be created: {self._started.exception()!r}")
         future = TaskFuture(asyncio.get_event_loop())
+        take_buffer = self._js.takeBuffer if self._js else None
         try:
-            payload, buffers = _pool_buffers.dumps((fn, args, kwargs), self._js.takeBuffer if self._js else None)
+            if (self._cache if cache is None else cache) and not isinstance(fn, FunctionStream):
+                fn = pickle_function(fn, self._big_function_bytes)
+            if isinstance(fn, FunctionStream):
+                function = fn.digest, _function_carrier(fn)
+                payload, buffers = _pool_buffers.dumps((args, kwargs), take_buffer)
+            else:
+                function = None
+                payload, buffers = _pool_buffers.dumps((fn, args, kwargs), take_buffer)
         except Exception as exc:
             future.set_exception(exc)
             return future
         if self._js is None:
-            self._waiting.append((future, payload, buffers, timeout))
+            self._waiting.append((future, payload, buffers, timeout, function))
         else:
-            self._send(future, payload, buffers, timeout)
+            self._send(future, payload, buffers, timeout, function)
         return future
 
-    def _send(self, future, payload, buffers, timeout):
+    def _send(self, future, payload, buffers, timeout, function):
         from pyodide.ffi import to_js
 
         if future.done():  # cancelled while waiting for the JS pool
             return
         token = self._next_token = self._next_token + 1
         self._futures[token] = future
+        digest, stream = function or (None, None)
         self._client.submit(token, payload, to_js(buffers) if buffers else None,
-                            None if timeout is None else timeout * 1000)
+                            None if timeout is None else timeout * 1000, digest, stream)
         future._on_cancel = lambda: self._client and self._client.cancel(token)
 
     def _on_settle(self, settlement):
@@ -249,9 +288,16 @@ class WorkerPool(BatchMixin):
             if buffers:
                 self._js.recycle(buffers)  # their memory serves the next big arguments
 
+    def _in_flight_limit(self):
+        size = self._js.size if self._js is not None else self._size or 2
+        return size * self._in_flight_per_worker
+
+    def _new_future(self):
+        return TaskFuture(asyncio.get_event_loop())
+
     def _submit_call(self, fn, args, timeout, on_finish):
         """One call of map() or imap_unordered() (see _batch.BatchMixin)."""
-        future = self._submit(fn, args, {}, timeout)
+        future = self._submit(fn, args, {}, timeout, cache=False)  # fn is a FunctionStream when cached
         if on_finish is not None:
             if future.done():  # its pickling failed: counted as finished
                 on_finish()
@@ -287,6 +333,15 @@ class WorkerPool(BatchMixin):
         if exc_type is None and pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self.shutdown()
+
+
+def _function_carrier(pickled):
+    """The function's stream as a JS Uint8Array, made once per FunctionStream: a map's calls share it."""
+    from pyodide.ffi import to_js
+
+    if pickled.carrier is None:
+        pickled.carrier = to_js(pickled.stream)
+    return pickled.carrier
 
 
 def _python_error(name, message):

@@ -187,7 +187,7 @@ def test_unreachable_server_and_bad_arguments():
     with pytest.raises(ValueError, match="timeout must be a positive number"):
         RemoteExecutor("http://127.0.0.1:1/", KEY, timeout=0)
     with pytest.raises(ValueError, match="chunksize must be a positive int"):
-        executor._submit_all(len, [], 0, None, None)
+        asyncio.run(executor.map(len, [], chunksize=0))
 
 
 def test_shutdown_cancels_pending_calls_and_refuses_new_ones(server):
