@@ -1,10 +1,14 @@
 """Open connections: how many, how long they may idle, and running out of descriptors.
 
-A connection is busy while one of its requests is handled (from its last
-header to its answer, the call included) and idle otherwise: waiting for a
-request's headers, or between requests. An idle connection is dropped after
---idle-timeout seconds, a busy one never (a stalled body is the body reader's
-business: auth.read_body). At --max-connections, a new connection takes the
+A connection is busy while a call is handled on it (a POST /call, from its
+last header to its answer) and idle otherwise: waiting for a request's headers,
+between requests, or while a quick answer (/health, a refusal) is written. An
+idle connection is dropped --idle-timeout seconds after it opened or its last
+request was handled, a busy one never (a stalled body is the body reader's
+business: auth.read_body); and once it sent more than UNHANDLED_BYTES_LIMIT
+while idle since its last answer (request heads no handler took yet:
+pipelined, padded, or sent to a client that does not read its answers), so that
+what a connection without the key makes the server hold stays small. At --max-connections, a new connection takes the
 place of the one idle the longest; when every connection is busy it is closed
 at once. Running out of descriptors (EMFILE in accept) is logged once a minute,
 not once per attempt.
@@ -24,6 +28,10 @@ from .access_log import log_event
 RESERVED_DESCRIPTORS = 64
 DESCRIPTORS_PER_WORKER = 6
 DEFAULT_MAX_CONNECTIONS = 1024
+# More than one read of the event loop (256 KiB), so that a head and the start of its body
+# arriving together always pass; far less than aiohttp would queue (32 heads of up to 1 MiB).
+UNHANDLED_BYTES_LIMIT = 1 << 20
+CALL_PATH = "/call"  # where calls run (app.py's route)
 _EXHAUSTED_LOG_EVERY_S = 60
 
 
@@ -59,6 +67,7 @@ class _Connection(asyncio.Protocol):
         self.guard, self.handler = guard, handler
         self.transport = None
         self.busy = 0
+        self.unhandled_bytes = 0  # received while idle, since a handler last started
         self.idle_since = time.monotonic()
         self._timer = None
 
@@ -69,6 +78,11 @@ class _Connection(asyncio.Protocol):
         self.handler.connection_made(transport)
 
     def data_received(self, data):
+        if not self.busy:
+            self.unhandled_bytes += len(data)
+            if self.unhandled_bytes > UNHANDLED_BYTES_LIMIT:
+                self.drop()
+                return
         self.handler.data_received(data)
 
     def eof_received(self):
@@ -161,16 +175,20 @@ class ConnectionGuard:
 
     @web.middleware
     async def middleware(self, request, handler):
-        """Marks the request's connection busy while it is handled."""
+        """Marks the request's connection busy while a call is handled, and restarts its
+        idle clock and byte count once any request was."""
         connection = self._by_handler.get(request.protocol)
         if connection is None:
             return await handler(request)
-        connection.busy += 1
-        connection.cancel_idle_watch()
+        is_call = request.method == "POST" and request.path == CALL_PATH
+        if is_call:
+            connection.busy += 1
+            connection.cancel_idle_watch()
         try:
             return await handler(request)
         finally:
-            connection.busy -= 1
+            connection.busy -= is_call
+            connection.unhandled_bytes = 0
             if not connection.busy and connection in self._open:
                 connection.idle_since = time.monotonic()
                 connection.watch_idle(self.idle_timeout)
