@@ -83,6 +83,7 @@ void collect_global_names(PyObject* code, std::vector<PyObject*>& names) {
 
 std::vector<PyObject*> FunctionParts::global_names_to_write(const GlobalsCopy& copy) const {
     std::vector<PyObject*> names{runtime().s_name};
+    if (needs_package_name(code.get(), globals.get())) names.push_back(name_of("__package__"));  // relative imports
     collect_global_names(code.get(), names);
     names.erase(std::remove_if(names.begin(), names.end(),
                                [&copy](PyObject* name) { return copy.names.count(name) != 0; }),

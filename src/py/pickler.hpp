@@ -195,11 +195,16 @@ public:
     bool save_stdlib_closure(const FunctionParts& parts);
     bool save_dataclass_annotate(const FunctionParts& parts);
     bool save_recursive_repr_wrapper(const FunctionParts& parts);
+    bool save_singledispatch(const FunctionParts& parts);
     void write_code_fields(PyCodeObject* co);
     void save_cell(PyObject* cell);
     void save_module(PyObject* module);  // save_module.cpp
     void save_module_by_value(PyObject* module);
-    void install_imported_modules(PyObject* code);
+    // Before a function by value: the imports its body needs on the loading side.
+    void install_imported_modules(const FunctionParts& parts);
+    void import_submodules_used(const FunctionParts& parts);
+    bool write_submodule_imports(PyObject* module, const std::vector<PyObject*>& names);
+    void install_registered_imports(PyObject* code, PyObject* package);
     // Three byte sequences per protocol around one memoized value (see save_code.cpp).
     using FixedParts = std::string[kHighestProtocol + 1][3];
     void write_fixed_parts(FixedParts& cache, void (Pickler::*write_part)(int));
@@ -258,5 +263,10 @@ public:
 private:
     bool skip_persistent_once_ = false;
 };
+
+// True when a function's copy of its globals needs __package__: its module
+// is in a package and its code imports (relative imports resolve against
+// __package__). In save_module.cpp.
+bool needs_package_name(PyObject* code, PyObject* globals);
 
 }  // namespace webpickle::py

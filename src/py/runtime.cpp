@@ -105,6 +105,7 @@ void init_runtime() {
     {
         Ref opmap = Ref::steal(attribute_of("dis", "opmap"));
         r.import_name_opcode = opcode_number(opmap.get(), "IMPORT_NAME");
+        r.import_from_opcode = opcode_number(opmap.get(), "IMPORT_FROM");
     }
     r.python_hexversion = PY_VERSION_HEX;
 

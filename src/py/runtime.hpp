@@ -33,6 +33,7 @@ struct Runtime {
 
     GlobalOpcodes global_opcodes;     // read from `dis` at import
     int import_name_opcode;
+    int import_from_opcode;
     unsigned long python_hexversion;
 
     // Interned attribute names.

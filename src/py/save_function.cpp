@@ -58,7 +58,7 @@ bool Pickler::save_function(PyObject* func) {
     }
     FunctionParts parts = FunctionParts::of(func);
     if (save_stdlib_closure(parts)) return false;
-    install_imported_modules(parts.code.get());
+    install_imported_modules(parts);
     save_global_as(reinterpret_cast<PyObject*>(&PyFunction_Type), "types", "FunctionType");
     writer_.opcode(op::MARK);
     try {

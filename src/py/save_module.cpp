@@ -1,10 +1,15 @@
 // Modules: importable ones by reference (importlib.import_module(name));
 // modules made at run time, and registered ones that a function imports in
-// its body, by value: a new module object filled with the original's contents.
+// its body, by value: a new module object filled with the original's
+// contents. And the imports a function by value needs before it runs:
+// submodules it reaches through a package's attributes, registered modules
+// it imports in its body (relative imports included).
 #include <vector>
 
 #include "../core/bytecode_scan.hpp"
 #include "by_value_policy.hpp"
+#include "code_scan_cache.hpp"
+#include "function_parts.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
 
@@ -19,6 +24,27 @@ bool is_internal(PyObject* key) {
     for (const char* name : kModuleInternals)
         if (PyUnicode_CompareWithASCIIString(key, name) == 0) return true;
     return false;
+}
+
+// "__builtins__": <the loading side's builtins>, when the module has that
+// entry (exec() puts it there): the builtins module, or its namespace,
+// as the original holds; never by value (it can hold anything: scipy puts
+// unpicklable objects there).
+void write_builtins_entry(Pickler& p, PyObject* module_dict) {
+    PyObject* value = nullptr;
+    if (PyDict_GetItemRef(module_dict, name_of("__builtins__"), &value) < 0) raise_error();
+    Ref owned = Ref::steal(value);
+    if (value == nullptr) return;
+    Ref builtins = Ref::check(PyImport_ImportModule("builtins"));
+    p.save(name_of("__builtins__"));
+    if (value == builtins.get()) {
+        p.save(builtins.get());
+        return;
+    }
+    p.save_global_as(stdlib_attr("builtins", "vars"), "builtins", "vars");
+    p.save(builtins.get());
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
 }
 
 }  // namespace
@@ -72,33 +98,173 @@ void Pickler::save_module_by_value(PyObject* module) {
             throw;
         }
     }
+    write_builtins_entry(*this, dict);
     writer_.opcode(op::SETITEMS);
     writer_.opcode(op::TUPLE2);
     writer_.opcode(op::REDUCE);
     writer_.opcode(op::POP);
 }
 
+namespace {
+
+// The co_names entries (borrowed from the code object) that the
+// instructions `opcode` of code's own bytecode name, in first-use order.
+std::vector<PyObject*> names_used_by(PyObject* code, int opcode) {
+    std::vector<PyObject*> names;
+    if (opcode < 0) return names;
+    PyObject* co_names = reinterpret_cast<PyCodeObject*>(code)->co_names;
+    Ref co_code = Ref::check(PyCode_GetCode(reinterpret_cast<PyCodeObject*>(code)));
+    GlobalOpcodes ops;
+    ops.name_ops.push_back(NameOpcode{opcode, 0});
+    ops.extended_arg = runtime().global_opcodes.extended_arg;
+    for (std::uint32_t index : scan_global_names(reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(co_code.get())),
+                                                 static_cast<std::size_t>(PyBytes_GET_SIZE(co_code.get())), ops))
+        if (index < static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names)))
+            names.push_back(PyTuple_GET_ITEM(co_names, index));
+    return names;
+}
+
+bool imports_anything(PyObject* code) {
+    if (!names_used_by(code, runtime().import_name_opcode).empty()) return true;
+    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i)
+        if (PyCode_Check(PyTuple_GET_ITEM(consts, i)) && imports_anything(PyTuple_GET_ITEM(consts, i))) return true;
+    return false;
+}
+
+// globals["__package__"] when it is a non-empty str (a module of a package), else null.
+Ref package_of(PyObject* globals) {
+    PyObject* package = nullptr;
+    if (PyDict_GetItemRef(globals, name_of("__package__"), &package) < 0) raise_error();
+    Ref owned = Ref::steal(package);
+    if (package == nullptr || !PyUnicode_Check(package) || PyUnicode_GET_LENGTH(package) == 0) return Ref();
+    return owned;
+}
+
+// Every co_names entry of code and of the code objects nested in it.
+void collect_all_names(PyObject* code, std::vector<PyObject*>& names) {
+    PyObject* co_names = reinterpret_cast<PyCodeObject*>(code)->co_names;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(co_names); ++i) names.push_back(PyTuple_GET_ITEM(co_names, i));
+    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i)
+        if (PyCode_Check(PyTuple_GET_ITEM(consts, i))) collect_all_names(PyTuple_GET_ITEM(consts, i), names);
+}
+
+// True when module would be written by reference (importable under its name).
+bool importable(PyObject* module, PyObject* name) {
+    PyObject* loaded = nullptr;
+    if (PyDict_GetItemRef(runtime().sys_modules, name, &loaded) < 0) raise_error();
+    Ref owned = Ref::steal(loaded);
+    return loaded == module && !module_is_registered(name);
+}
+
+// The modules among the globals that code (and the code nested in it)
+// reads. Runs for every function by value: no allocation unless it finds one.
+void collect_module_globals(PyObject* code, PyObject* globals, std::vector<Ref>& modules) {
+    PyObject* co_names = reinterpret_cast<PyCodeObject*>(code)->co_names;
+    for (std::uint32_t index : global_name_indices(code)) {
+        if (index >= static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names))) continue;
+        PyObject* value = nullptr;
+        if (PyDict_GetItemRef(globals, PyTuple_GET_ITEM(co_names, index), &value) < 0) raise_error();
+        Ref owned = Ref::steal(value);
+        if (value == nullptr || !PyModule_Check(value)) continue;
+        bool seen = false;
+        for (const Ref& module : modules) seen = seen || module.get() == value;
+        if (!seen) modules.push_back(std::move(owned));
+    }
+    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i)
+        if (PyCode_Check(PyTuple_GET_ITEM(consts, i))) collect_module_globals(PyTuple_GET_ITEM(consts, i), globals, modules);
+}
+
+}  // namespace
+
+bool needs_package_name(PyObject* code, PyObject* globals) {
+    return package_of(globals) && imports_anything(code);
+}
+
+void Pickler::install_imported_modules(const FunctionParts& parts) {
+    import_submodules_used(parts);
+    if (PySet_GET_SIZE(registered_by_value_modules()) != 0) {
+        Ref package = package_of(parts.globals.get());
+        install_registered_imports(parts.code.get(), package.get());
+    }
+}
+
+// Submodules reached through a package's attributes (xml.etree.ElementTree
+// used as `xml.etree.ElementTree.Comment` with only `xml` a global or
+// closure variable): importing the package on the loading side does not
+// import them, so the stream imports them before the function. A submodule
+// counts when the code names each step of its path (in co_names).
+void Pickler::import_submodules_used(const FunctionParts& parts) {
+    std::vector<Ref> modules;
+    collect_module_globals(parts.code.get(), parts.globals.get(), modules);
+    for (Py_ssize_t i = 0; parts.closure && i < PyTuple_GET_SIZE(parts.closure.get()); ++i) {
+        PyObject* value = PyCell_GET(PyTuple_GET_ITEM(parts.closure.get(), i));
+        if (value != nullptr && PyModule_Check(value)) modules.push_back(Ref::borrow(value));
+    }
+    if (modules.empty()) return;
+    std::vector<PyObject*> names;
+    collect_all_names(parts.code.get(), names);
+    for (const Ref& module : modules) write_submodule_imports(module.get(), names);
+}
+
+// importlib.import_module(<submodule>) for each submodule of module that
+// the names reach, deepest first (importing it imports the packages above
+// it); returns whether it wrote one.
+bool Pickler::write_submodule_imports(PyObject* module, const std::vector<PyObject*>& names) {
+    Ref module_name = Ref::check(PyModule_GetNameObject(module));
+    PyObject* dict = PyModule_GetDict(module);
+    bool wrote = false;
+    for (PyObject* name : names) {
+        PyObject* value = nullptr;
+        if (PyDict_GetItemRef(dict, name, &value) < 0) raise_error();
+        Ref submodule = Ref::steal(value);
+        if (value == nullptr || !PyModule_Check(value)) continue;
+        Ref expected = Ref::check(PyUnicode_FromFormat("%U.%U", module_name.get(), name));
+        Ref actual = Ref::check(PyModule_GetNameObject(value));
+        if (!objects_equal(expected.get(), actual.get()) || !importable(value, actual.get())) continue;
+        wrote = true;
+        if (write_submodule_imports(value, names) || session_.memo_find(value) != IdentityMemo::kMissing) continue;
+        save(value);
+        writer_.opcode(op::POP);
+    }
+    return wrote;
+}
+
 // A function that imports a registered module in its body must find it on
 // a loading side where it is not installed: put it in sys.modules first,
 //   dict.setdefault(sys.modules, name, <module by value>)
-void Pickler::install_imported_modules(PyObject* code) {
-    if (PySet_GET_SIZE(registered_by_value_modules()) == 0) return;
-    Ref co_names = Ref::check(PyObject_GetAttr(code, name_of("co_names")));
-    Ref co_code = Ref::check(PyCode_GetCode(reinterpret_cast<PyCodeObject*>(code)));
-    GlobalOpcodes imports;
-    imports.name_ops.push_back(NameOpcode{runtime().import_name_opcode, 0});
-    imports.extended_arg = runtime().global_opcodes.extended_arg;
-    auto indices = scan_global_names(reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(co_code.get())),
-                                     static_cast<std::size_t>(PyBytes_GET_SIZE(co_code.get())), imports);
-    for (std::uint32_t index : indices) {
-        if (index >= static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names.get()))) continue;
-        PyObject* module_name = PyTuple_GET_ITEM(co_names.get(), index);
+// In a package, a relative import (`from .helpers import x`, `from . import
+// helpers`) names a module below the package or a package above it.
+void Pickler::install_registered_imports(PyObject* code, PyObject* package) {
+    std::vector<Ref> candidates;
+    std::vector<PyObject*> imported = names_used_by(code, runtime().import_name_opcode);
+    for (PyObject* name : imported) candidates.push_back(Ref::borrow(name));
+    if (package != nullptr) {
+        std::vector<PyObject*> from_names = names_used_by(code, runtime().import_from_opcode);
+        for (Ref base = Ref::borrow(package); base;) {
+            for (PyObject* name : imported) {
+                Ref target = PyUnicode_GET_LENGTH(name) == 0
+                                 ? base
+                                 : Ref::check(PyUnicode_FromFormat("%U.%U", base.get(), name));
+                candidates.push_back(target);
+                for (PyObject* from : from_names)
+                    candidates.push_back(Ref::check(PyUnicode_FromFormat("%U.%U", target.get(), from)));
+            }
+            Py_ssize_t dot = PyUnicode_FindChar(base.get(), '.', 0, PyUnicode_GET_LENGTH(base.get()), -1);
+            if (dot == -2) raise_error();
+            base = dot < 0 ? Ref() : Ref::check(PyUnicode_Substring(base.get(), 0, dot));
+        }
+    }
+    for (const Ref& candidate : candidates) {
+        PyObject* module_name = candidate.get();
         if (!module_is_registered(module_name)) continue;
         PyObject* module = nullptr;
         if (PyDict_GetItemRef(runtime().sys_modules, module_name, &module) < 0) raise_error();
         if (module == nullptr) continue;
         Ref owned = Ref::steal(module);
-        if (session_.memo_find(module) != IdentityMemo::kMissing) continue;  // already in this stream
+        if (!PyModule_Check(module) || session_.memo_find(module) != IdentityMemo::kMissing) continue;
         save_global_as(stdlib_attr("builtins", "dict.setdefault"), "builtins", "dict.setdefault");
         save_global_as(runtime().sys_modules, "sys", "modules");
         save(module_name);
@@ -108,9 +274,9 @@ void Pickler::install_imported_modules(PyObject* code) {
         writer_.opcode(op::POP);
     }
     // Nested code objects (inner functions, comprehensions) may import too.
-    Ref consts = Ref::check(PyObject_GetAttr(code, name_of("co_consts")));
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts.get()); ++i)
-        if (PyCode_Check(PyTuple_GET_ITEM(consts.get(), i))) install_imported_modules(PyTuple_GET_ITEM(consts.get(), i));
+    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i)
+        if (PyCode_Check(PyTuple_GET_ITEM(consts, i))) install_registered_imports(PyTuple_GET_ITEM(consts, i), package);
 }
 
 }  // namespace webpickle::py

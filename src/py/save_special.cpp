@@ -1,7 +1,7 @@
 // Objects the stdlib cannot pickle that cloudpickle can, rebuilt from their
-// parts with stdlib calls: WeakSet, dict views, TypeVar/ParamSpec/
+// parts with stdlib calls: WeakSet, dict views, and TypeVar/ParamSpec/
 // TypeVarTuple/TypeAliasType defined where the loading side cannot import
-// them, and text files open for reading (by content, as an io.StringIO).
+// them.
 // Writers of the special-types table (special_types.cpp).
 #include <cstring>
 #include <string>
@@ -114,25 +114,6 @@ bool write_typing_variable(Pickler& p, PyObject* obj) {
     p.writer().memo_put(index);
     p.writer().opcode(op::POP);
     p.write_class_registration(obj, index);
-    return true;
-}
-
-// A text file open for reading travels as an io.StringIO holding its
-// content, at the same position and with the same name.
-bool write_text_file(Pickler& p, PyObject* file) {
-    Ref closed = attr(file, "closed");
-    if (closed.get() == Py_True) raise(runtime().PicklingError, "Cannot pickle closed files");
-    Ref mode = attr(file, "mode");
-    if (PyUnicode_Check(mode.get()) && PyUnicode_FindChar(mode.get(), 'r', 0, PY_SSIZE_T_MAX, 1) < 0)
-        raise_format(runtime().PicklingError, "Cannot pickle files that are not opened for reading: %U", mode.get());
-    Ref position = Ref::check(PyObject_CallMethod(file, "tell", nullptr));
-    Ref rewound = Ref::check(PyObject_CallMethod(file, "seek", "i", 0));
-    Ref content = Ref::check(PyObject_CallMethod(file, "read", nullptr));
-    Ref restored = Ref::check(PyObject_CallMethod(file, "seek", "O", position.get()));
-    Ref copy = Ref::check(PyObject_CallOneArg(stdlib_attr("io", "StringIO"), content.get()));
-    Ref offset = Ref::check(PyObject_CallMethod(copy.get(), "seek", "O", position.get()));
-    if (PyObject_SetAttrString(copy.get(), "name", attr(file, "name").get()) < 0) raise_error();
-    p.save(copy.get());
     return true;
 }
 

@@ -1,6 +1,10 @@
 // Closures that a stdlib factory made, rebuilt on the loading side by calling
 // the factory again instead of carrying the stdlib's own bytecode by value.
 //
+// functools.singledispatch functions and lru_cache/cache wrappers (a C
+// object, written for the special-types table) are rebuilt the same way,
+// their registrations replayed and their cache left behind.
+//
 // A dataclass carries two of them: the __annotate__ of its generated
 // __init__ (dataclasses._make_annotate_function) and the wrapper around its
 // generated __repr__ (reprlib.recursive_repr, which user code applies too).
@@ -17,9 +21,11 @@
 // before, so nothing is lost either way.
 #include <initializer_list>
 
+#include "by_value_policy.hpp"
 #include "function_parts.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
+#include "special_writers.hpp"
 
 namespace webpickle::py {
 namespace {
@@ -109,6 +115,59 @@ Ref annotate_method_name(PyObject* qualname, PyObject* cls) {
     return Ref::check(PyUnicode_Substring(qualname, start, end));
 }
 
+// The attributes functools.update_wrapper copies from `source` that differ
+// on `func` (set again after the factory call).
+Ref copied_attributes_changed(PyObject* func, PyObject* source) {
+    Ref changed = Ref::check(PyDict_New());
+    for (const char* name : {"__module__", "__doc__", "__name__", "__qualname__", "__annotate__"}) {
+        PyObject* theirs = nullptr;
+        if (PyObject_GetOptionalAttr(source, name_of(name), &theirs) < 0) raise_error();
+        Ref owned = Ref::steal(theirs);
+        Ref ours = Ref::check(PyObject_GetAttr(func, name_of(name)));
+        if (objects_equal(theirs ? theirs : Py_None, ours.get())) continue;
+        if (PyDict_SetItem(changed.get(), name_of(name), ours.get()) < 0) raise_error();
+    }
+    return changed;
+}
+
+// The entries of a wrapper's __dict__ that calling the factory on `wrapped`
+// would not set again (update_wrapper sets __wrapped__, the wrapper
+// assignments and wrapped's own __dict__), leaving out `ignored` (what the
+// factory itself sets).
+Ref attributes_set_afterwards(PyObject* dict, PyObject* wrapped, std::initializer_list<const char*> ignored) {
+    Ref changed = Ref::check(PyDict_New());
+    PyObject* wrapped_dict = nullptr;
+    if (PyObject_GetOptionalAttr(wrapped, runtime().s_dict, &wrapped_dict) < 0) raise_error();
+    Ref owned_wrapped_dict = Ref::steal(wrapped_dict);
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(dict, &pos, &key, &value)) {
+        if (!PyUnicode_Check(key)) continue;
+        bool skip = false;
+        for (const char* name : ignored) skip = skip || PyUnicode_CompareWithASCIIString(key, name) == 0;
+        if (skip || (PyUnicode_CompareWithASCIIString(key, "__wrapped__") == 0 && value == wrapped)) continue;
+        PyObject* from_wrapped = nullptr;
+        if (wrapped_dict != nullptr && PyDict_Check(wrapped_dict) &&
+            PyDict_GetItemRef(wrapped_dict, key, &from_wrapped) < 0)
+            raise_error();
+        if (from_wrapped == nullptr && PyObject_GetOptionalAttr(wrapped, key, &from_wrapped) < 0) raise_error();
+        Ref owned = Ref::steal(from_wrapped);
+        if (from_wrapped != nullptr && (from_wrapped == value || objects_equal(from_wrapped, value))) continue;
+        if (PyDict_SetItem(changed.get(), key, value) < 0) raise_error();
+    }
+    return changed;
+}
+
+// With the rebuilt object on the stack: BUILD (None, {attribute: value}),
+// which sets each attribute with setattr; nothing when there are none.
+void write_attributes_by_build(Pickler& p, PyObject* attributes) {
+    if (PyDict_GET_SIZE(attributes) == 0) return;
+    p.writer().none();
+    p.save(attributes);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::BUILD);
+}
+
 }  // namespace
 
 // dataclasses._make_annotate_function(cls, method_name, annotation_fields, return_type)
@@ -169,15 +228,7 @@ bool Pickler::save_recursive_repr_wrapper(const FunctionParts& parts) {
     // decorating_function copies these from user_function; whatever was set
     // on the wrapper afterwards (dataclasses sets __qualname__) is set again
     // after the call.
-    Ref changed = Ref::check(PyDict_New());
-    for (const char* name : {"__module__", "__doc__", "__name__", "__qualname__", "__annotate__"}) {
-        PyObject* theirs = nullptr;
-        if (PyObject_GetOptionalAttr(user_function, name_of(name), &theirs) < 0) raise_error();
-        Ref owned = Ref::steal(theirs);
-        Ref ours = Ref::check(PyObject_GetAttr(parts.func.get(), name_of(name)));
-        if (objects_equal(theirs ? theirs : Py_None, ours.get())) continue;
-        if (PyDict_SetItem(changed.get(), name_of(name), ours.get()) < 0) raise_error();
-    }
+    Ref changed = copied_attributes_changed(parts.func.get(), user_function);
     Ref fill = Ref::borrow(fillvalue);
     save_global_as(stdlib_attr("reprlib", "recursive_repr"), "reprlib", "recursive_repr");
     save(fill.get());
@@ -187,13 +238,92 @@ bool Pickler::save_recursive_repr_wrapper(const FunctionParts& parts) {
     writer_.opcode(op::TUPLE1);
     writer_.opcode(op::REDUCE);
     memoize_built(parts.func.get());
-    if (PyDict_GET_SIZE(changed.get()) > 0) {
-        // BUILD (None, {attribute: value}): setattr on the wrapper.
-        writer_.none();
-        save(changed.get());
-        writer_.opcode(op::TUPLE2);
-        writer_.opcode(op::BUILD);
+    write_attributes_by_build(*this, changed.get());
+    return true;
+}
+
+// functools.singledispatch(base), then wrapper.register(cls, impl) for each
+// registration after the base's, in the order they were made. The registry
+// travels; the dispatch cache (weak references, filled again on demand)
+// does not.
+bool Pickler::save_singledispatch(const FunctionParts& parts) {
+    PyObject* module = loaded_module("functools");
+    if (module == nullptr || !globals_are_module(parts.func.get(), module) || !parts.dict) return false;
+    static PyObject* expected = nullptr;
+    if (expected == nullptr) {
+        expected = factory_code(module, "singledispatch", {"wrapper"});
+        if (expected == nullptr) return false;
+        Py_INCREF(expected);
     }
+    if (parts.code.get() != expected || !has_no_extras(parts)) return false;
+    PyObject* proxy = nullptr;
+    if (PyDict_GetItemRef(parts.dict.get(), name_of("registry"), &proxy) < 0) raise_error();
+    Ref owned_proxy = Ref::steal(proxy);
+    if (proxy == nullptr || !PyObject_TypeCheck(proxy, &PyDictProxy_Type)) return false;
+    Ref registry = Ref::check(PyObject_CallMethod(proxy, "copy", nullptr));  // a dict, in registration order
+    PyObject* base = nullptr;
+    if (PyDict_GetItemRef(registry.get(), reinterpret_cast<PyObject*>(&PyBaseObject_Type), &base) < 0) raise_error();
+    Ref owned_base = Ref::steal(base);
+    if (base == nullptr) return false;
+    Ref changed = copied_attributes_changed(parts.func.get(), base);
+    Ref set_later = attributes_set_afterwards(parts.dict.get(), base,
+                                              {"register", "dispatch", "registry", "_clear_cache"});
+    if (PyDict_Update(changed.get(), set_later.get()) < 0) raise_error();
+
+    save_global_as(stdlib_attr("functools", "singledispatch"), "functools", "singledispatch");
+    save(base);
+    writer_.opcode(op::TUPLE1);
+    writer_.opcode(op::REDUCE);
+    // Writing base reached this function again (base uses it by name) and
+    // wrote it whole there: keep that one, registrations included.
+    bool written_inside = session_.memo_find(parts.func.get()) != IdentityMemo::kMissing;
+    memoize_built(parts.func.get());
+    if (written_inside) return true;
+    write_attributes_by_build(*this, changed.get());
+    Py_ssize_t pos = 0;
+    PyObject *cls, *impl;
+    while (PyDict_Next(registry.get(), &pos, &cls, &impl)) {
+        if (cls == reinterpret_cast<PyObject*>(&PyBaseObject_Type)) continue;
+        Ref cls_ref = Ref::borrow(cls), impl_ref = Ref::borrow(impl);
+        // getattr(wrapper, "register")(cls, impl), its result dropped.
+        save_global_as(runtime().builtin_getattr, "builtins", "getattr");
+        save(parts.func.get());
+        save_interned_name("register");
+        writer_.opcode(op::TUPLE2);
+        writer_.opcode(op::REDUCE);
+        save(cls_ref.get());
+        save(impl_ref.get());
+        writer_.opcode(op::TUPLE2);
+        writer_.opcode(op::REDUCE);
+        writer_.opcode(op::POP);
+    }
+    return true;
+}
+
+// functools.lru_cache(maxsize, typed)(wrapped): functools.cache and
+// lru_cache wrappers that the loading side could not import by name arrive
+// with an empty cache. Importable ones take the general path (by name).
+bool write_lru_cache_wrapper(Pickler& p, PyObject* wrapper) {
+    if (!pickle_by_value(wrapper)) return false;
+    Ref wrapped = Ref::check(PyObject_GetAttr(wrapper, name_of("__wrapped__")));
+    Ref parameters = Ref::check(PyObject_CallMethod(wrapper, "cache_parameters", nullptr));
+    Ref maxsize = Ref::check(PyObject_GetItem(parameters.get(), name_of("maxsize")));
+    Ref typed = Ref::check(PyObject_GetItem(parameters.get(), name_of("typed")));
+    PyObject* dict = nullptr;
+    if (PyObject_GetOptionalAttr(wrapper, runtime().s_dict, &dict) < 0) raise_error();
+    Ref owned_dict = Ref::steal(dict);
+    Ref changed = dict != nullptr && PyDict_Check(dict) ? attributes_set_afterwards(dict, wrapped.get(), {})
+                                                         : Ref::check(PyDict_New());
+    p.save_global_as(stdlib_attr("functools", "lru_cache"), "functools", "lru_cache");
+    p.save(maxsize.get());
+    p.save(typed.get());
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::REDUCE);
+    p.save(wrapped.get());
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
+    p.memoize_built(wrapper);
+    write_attributes_by_build(p, changed.get());
     return true;
 }
 
@@ -202,7 +332,7 @@ bool Pickler::save_stdlib_closure(const FunctionParts& parts) {
     // are named neither way.
     PyObject* name = reinterpret_cast<PyCodeObject*>(parts.code.get())->co_name;
     if (name == name_of("__annotate__")) return save_dataclass_annotate(parts);
-    if (name == name_of("wrapper")) return save_recursive_repr_wrapper(parts);
+    if (name == name_of("wrapper")) return save_recursive_repr_wrapper(parts) || save_singledispatch(parts);
     return false;
 }
 

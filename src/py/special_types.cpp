@@ -43,7 +43,10 @@ std::vector<SpecialType> special_types() {
         // What class bodies hold (save_descriptors.cpp).
         {&PyClassMethod_Type, S::before_reducer, write_method_descriptor},
         {&PyStaticMethod_Type, S::before_reducer, write_method_descriptor},
+        {type_named("abc", "abstractclassmethod"), S::before_reducer, write_method_descriptor},
+        {type_named("abc", "abstractstaticmethod"), S::before_reducer, write_method_descriptor},
         {&PyProperty_Type, S::before_reducer, write_property},
+        {type_named("abc", "abstractproperty"), S::before_reducer, write_property},
         {&PyDictProxy_Type, S::before_reducer, write_mappingproxy},
         {&PyGetSetDescr_Type, S::before_reducer, write_slot_descriptor},
         {&PyMemberDescr_Type, S::before_reducer, write_slot_descriptor},
@@ -60,8 +63,11 @@ std::vector<SpecialType> special_types() {
         {type_named("_typing", "ParamSpec"), S::before_reducer, write_typing_variable},
         {type_named("_typing", "TypeVarTuple"), S::before_reducer, write_typing_variable},
         {type_named("_typing", "TypeAliasType"), S::before_reducer, write_typing_variable},
-        // Files (save_special.cpp).
+        // Files and buffers (save_io.cpp).
         {type_named("_io", "TextIOWrapper"), S::before_reducer, write_text_file},
+        {&PyMemoryView_Type, S::before_reducer, write_memoryview},
+        // Cached functions, by value where the loading side cannot import them (save_stdlib_closure.cpp).
+        {type_named("functools", "_lru_cache_wrapper"), S::before_reducer, write_lru_cache_wrapper},
     };
     // Sentinels compared by identity (save_descriptors.cpp).
     for (PyTypeObject* type : identity_singleton_types())

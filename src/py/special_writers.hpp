@@ -19,10 +19,16 @@ bool write_identity_singleton(Pickler& p, PyObject* obj);
 // The types of the singletons write_identity_singleton keeps as themselves.
 std::vector<PyTypeObject*> identity_singleton_types();
 
-// save_special.cpp: containers, typing objects, files, buffers, caches.
+// save_special.cpp: containers and typing objects.
 bool write_weakset(Pickler& p, PyObject* obj);
 bool write_dict_view(Pickler& p, PyObject* obj);
 bool write_typing_variable(Pickler& p, PyObject* obj);
+
+// save_io.cpp: files and buffers.
 bool write_text_file(Pickler& p, PyObject* obj);
+bool write_memoryview(Pickler& p, PyObject* obj);
+
+// save_stdlib_closure.cpp: functools.lru_cache and functools.cache wrappers.
+bool write_lru_cache_wrapper(Pickler& p, PyObject* obj);
 
 }  // namespace webpickle::py

@@ -9,7 +9,7 @@ value, everything importable by reference. Load with the stdlib's
 from pickle import HIGHEST_PROTOCOL, PicklingError, UnpicklingError, load, loads
 
 from . import _core
-from ._pickler import CloudPickler, Pickler, dump, dumps
+from ._pickler import CloudPickler, Pickler, PicklingRecursionError, dump, dumps
 from ._registry import list_registry_pickle_by_value, register_pickle_by_value, unregister_pickle_by_value
 from ._function_stream import BigFunctionWarning
 from .explain import explain
@@ -24,6 +24,7 @@ __all__ = [
     "HIGHEST_PROTOCOL",
     "Pickler",
     "PicklingError",
+    "PicklingRecursionError",
     "UnpicklingError",
     "dump",
     "dumps",

@@ -7,6 +7,8 @@ from typing import Any, Callable, Protocol
 __version__: str
 DEFAULT_PROTOCOL: int
 
+class PicklingRecursionError(PicklingError, RecursionError): ...
+
 class _Writable(Protocol):
     def write(self, data: bytes, /) -> Any: ...
 

@@ -5,6 +5,27 @@ import pickle
 from . import _core
 
 
+class PicklingRecursionError(pickle.PicklingError, RecursionError):
+    """The object is nested too deeply to pickle.
+
+    Both what cloudpickle raises (pickle.PicklingError, with its message) and
+    what the stdlib's pickler raises (RecursionError), so that code written
+    against either catches it. The RecursionError it replaces is its
+    __cause__; its notes say where the walk was.
+    """
+
+
+_TOO_DEEP = "Could not pickle object as excessively deep recursion required."
+
+
+def _too_deep(error):
+    replacement = PicklingRecursionError(_TOO_DEEP)
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        replacement.__notes__ = list(notes)
+    return replacement
+
+
 class Pickler(pickle.Pickler):
     """A pickle.Pickler whose dump() runs webpickle's C++ writer.
 
@@ -35,12 +56,17 @@ class Pickler(pickle.Pickler):
             raise pickle.PicklingError(
                 f"Pickler.__init__() was not called by {type(self).__name__}.__init__()"
             ) from None
-        data = session.dump(
-            obj,
-            _overridden(self, "reducer_override"),
-            _overridden(self, "persistent_id"),
-            getattr(self, "dispatch_table", None),
-        )
+        try:
+            data = session.dump(
+                obj,
+                _overridden(self, "reducer_override"),
+                _overridden(self, "persistent_id"),
+                getattr(self, "dispatch_table", None),
+            )
+        except PicklingRecursionError:
+            raise
+        except RecursionError as error:
+            raise _too_deep(error) from error
         self._webpickle_write(data)
 
     def clear_memo(self):
@@ -113,7 +139,12 @@ _MISSING = object()
 
 def dumps(obj, protocol=None, buffer_callback=None):
     """Return the pickled representation of obj as bytes."""
-    return _core.dumps(obj, protocol, buffer_callback)
+    try:
+        return _core.dumps(obj, protocol, buffer_callback)
+    except PicklingRecursionError:
+        raise
+    except RecursionError as error:
+        raise _too_deep(error) from error
 
 
 def dump(obj, file, protocol=None, buffer_callback=None):
@@ -121,4 +152,4 @@ def dump(obj, file, protocol=None, buffer_callback=None):
 
     Nothing is written when pickling fails.
     """
-    file.write(_core.dumps(obj, protocol, buffer_callback))
+    file.write(dumps(obj, protocol, buffer_callback))

@@ -13,7 +13,7 @@ def register_pickle_by_value(module):
     such as your own helpers next to a notebook.
     """
     if not isinstance(module, types.ModuleType):
-        raise ValueError(f"Input should be a module, not {type(module).__name__}")
+        raise ValueError(f"Input should be a module object, got {str(module)} instead")
     if module.__name__ not in sys.modules:
         raise ValueError(
             f"{module} was not imported correctly, have you used an `import` statement to access it?"
@@ -24,7 +24,7 @@ def register_pickle_by_value(module):
 def unregister_pickle_by_value(module):
     """Undo register_pickle_by_value(module)."""
     if not isinstance(module, types.ModuleType):
-        raise ValueError(f"Input should be a module, not {type(module).__name__}")
+        raise ValueError(f"Input should be a module object, got {str(module)} instead")
     registered = _core.registered_modules()
     if module.__name__ not in registered:
         raise ValueError(f"{module} is not registered for pickle by value")
