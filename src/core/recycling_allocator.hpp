@@ -3,8 +3,8 @@
 // Every dumps() of a large object grows its memo tables to megabytes and
 // frees them at the end. The C library hands blocks that large back to the
 // operating system, so the next dumps() touches fresh pages and pays a page
-// fault per 4 KiB: measured on a virtual machine, 10,000 distinct strings
-// took 9-16 ms instead of under 1 ms. Keeping the last freed blocks of each
+// fault per 4 KiB, which made a repeated large dumps() many times slower
+// (bench/README.md, "Measured reasons"). Keeping the last freed blocks of each
 // thread (at most kMaxKept, kMaxBytes in all) makes repeated large dumps()
 // reuse memory that is already mapped. Small blocks go straight to malloc.
 #pragma once

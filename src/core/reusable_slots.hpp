@@ -4,8 +4,8 @@
 //   live only when its stamp equals the table's generation);
 // - each thread keeps the largest array a finished table left (up to
 //   kMaxSpareBytes), and the next table of the same kind starts from it.
-// Without that, dumps() of 10,000 instances grew its memo ten times (64 to
-// 65,536 slots) on every call: 10% of its time in WebAssembly.
+// Without that, dumps() of 10,000 instances grew its memo ten times on every
+// call, a visible share of its time in WebAssembly.
 //
 // Slot must be default-constructible with a `std::uint32_t generation` member.
 #pragma once

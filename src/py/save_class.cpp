@@ -196,7 +196,8 @@ void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
         return order < 0;
     });
     // BUILD (None, {name: value}): the unpickler setattr()s each item on the
-    // class, with no global lookup (each costs the loader about 0.45 us).
+    // class, with no global lookup (the costly part of loading; figures in
+    // bench/README.md, "Measured reasons").
     // BUILD would call a __setstate__ the class inherits instead: such a
     // class gets list(map(setattr, itertools.repeat(cls), names, values)).
     int has_setstate = PyObject_HasAttrWithError(cls, name_of("__setstate__"));
@@ -297,9 +298,10 @@ void Pickler::write_class_registration(PyObject* cls, std::uint32_t index) {
 // process if needed, once per stream:
 //   dict.setdefault(sys.modules, NAME, ModuleType(NAME) with by_id=WeakValueDictionary())
 //   then the global NAME.by_id.setdefault
-// Four global lookups, each about 0.45 us for the loader natively: the
-// registry module is created with its by_id by BUILD (no call), and by_id's
-// setdefault is found by the unpickler's own dotted lookup.
+// Four global lookups (each a large share of a small stream's load time:
+// bench/README.md, "Measured reasons"): the registry module is created with
+// its by_id by BUILD (no call), and by_id's setdefault is found by the
+// unpickler's own dotted lookup.
 void Pickler::push_registry_setdefault() {
     if (session_.registry_index() != IdentityMemo::kMissing) {
         writer_.memo_get(session_.registry_index());

@@ -68,9 +68,9 @@ void Pickler::write_code_fields(PyCodeObject* co) {
 // On the interpreter that wrote the stream (same cache tag) the key is there;
 // anywhere else the lookup raises KeyError((MESSAGE, loader's tag)), which
 // names both versions. It uses no code object, so a mismatched stream stops
-// before building one. Two global lookups (each costs the loader about
-// 0.45 us, most of a small function's load time) and about 150 bytes: the
-// message is memoized and read back for the second key.
+// before building one. Two global lookups (most of a small function's load
+// time: bench/README.md, "Measured reasons") and a short message, memoized
+// and read back for the second key.
 void Pickler::write_version_guard() {
     if (guard_written_) return;
     guard_written_ = true;

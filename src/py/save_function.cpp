@@ -28,8 +28,8 @@ bool is_scalar(PyObject* obj) {
 // memo entry the cell's contents might need): scalars, and the built-in
 // containers of scalars. Such a cell is written with its contents at once,
 // CellType(value), instead of empty and filled by a BUILD after the function
-// exists (which recursive functions need): about 30 bytes less per cell, and
-// one BUILD less for the loader.
+// exists (which recursive functions need): fewer bytes per cell, and one
+// BUILD less for the loader.
 bool holds_no_references(PyObject* value) {
     if (is_scalar(value)) return true;
     if (PyTuple_CheckExact(value) || PyList_CheckExact(value)) {

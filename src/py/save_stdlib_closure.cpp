@@ -8,10 +8,10 @@
 // A dataclass carries two of them: the __annotate__ of its generated
 // __init__ (dataclasses._make_annotate_function) and the wrapper around its
 // generated __repr__ (reprlib.recursive_repr, which user code applies too).
-// Written by value they were a fifth of a notebook cell's stream (about
-// 2 kB of dataclasses' and reprlib's code, names and globals); as a factory
-// call they are a few memo references, load faster (no code object to
-// build), and run the loading side's own stdlib code.
+// Written by value they were a large share of a notebook cell's stream
+// (dataclasses' and reprlib's code, names and globals); as a factory call
+// they are a few memo references, load faster (no code object to build), and
+// run the loading side's own stdlib code.
 //
 // A function qualifies only when it is exactly what the factory returns:
 // its code object is the factory's own nested code (identity, not
