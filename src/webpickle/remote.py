@@ -32,6 +32,7 @@ import webpickle
 
 from . import _call, _signing
 from ._batch import BatchMixin, check_timeout
+from ._function_stream import DEFAULT_BIG_FUNCTION_BYTES, FunctionStream, pickle_function
 from ._call import RemoteError, RemoteExceptionError, RemoteTraceback, WorkerCrashedError
 
 __all__ = ["AuthenticationError", "PayloadTooLargeError", "RemoteError", "RemoteExceptionError", "RemoteExecutor",
@@ -51,12 +52,17 @@ class PayloadTooLargeError(RemoteError):
     """The request body is over the server's --max-body (413)."""
 
 
+class _FunctionMissing(RemoteError):
+    """The server does not have the function a call names by digest (404): upload it again."""
+
+
 # The old name of WorkerCrashedError (the process or Dask worker running the call died), kept for callers.
 RemoteWorkerCrashedError = WorkerCrashedError
 
 _ERRORS = {"AuthenticationError": AuthenticationError, "ServerMismatchError": AuthenticationError,
            "VersionMismatchError": VersionMismatchError,
-           "PayloadTooLargeError": PayloadTooLargeError, "WorkerCrashedError": WorkerCrashedError}
+           "PayloadTooLargeError": PayloadTooLargeError, "WorkerCrashedError": WorkerCrashedError,
+           "FunctionMissing": _FunctionMissing}
 # Seconds the client waits past a call's timeout for the server's own 504 before giving up itself.
 _TIMEOUT_GRACE_S = 30
 
@@ -72,15 +78,25 @@ class RemoteExecutor(BatchMixin):
         past it the call raises TimeoutError.
     concurrency: calls in flight at once; more wait here, unsigned until sent
         (default: 6 in Pyodide, a browser's connections per server; 32 in CPython).
+    cache: send each function to the server once (default True): it is uploaded
+        once (POST /function) and kept there by the digest of its stream; calls
+        name the digest, in the signed path, and carry their arguments only.
+        The server's worker processes keep the loaded function, so the calls
+        of one digest share its globals, as calls in one process do. False
+        sends the whole (fn, args, kwargs) stream with every call. map() takes
+        cache= too.
+    big_function_bytes: warn (once per function) when a function's stream is
+        larger (default 4 MiB; None: never).
     """
 
-    def __init__(self, url, key, *, timeout=None, concurrency=None):
+    def __init__(self, url, key, *, timeout=None, concurrency=None, cache=True,
+                 big_function_bytes=DEFAULT_BIG_FUNCTION_BYTES):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"url must be the server's http:// or https:// address, not {url!r}")
         base = parts.path.rstrip("/")
         self.url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, base + "/", "", ""))
-        self._call_path = base + "/call"
+        self._base_path = base
         self._key = _signing.key_bytes(key)
         self._timeout = check_timeout(timeout)
         concurrency = concurrency if concurrency is not None else (6 if _in_pyodide() else 32)
@@ -91,10 +107,12 @@ class RemoteExecutor(BatchMixin):
         self._calls = set()
         self._closed = False
         self._server_id = None  # from /health: every request is signed for this server, in this run of it
-        # map() sends the whole call each time until the server keeps functions by digest.
-        self._cache = False
-        self._big_function_bytes = None
+        self._cache = bool(cache)
+        self._big_function_bytes = big_function_bytes
         self._concurrency = concurrency
+        self._uploads = {}  # digest -> the task uploading its stream (done: uploaded)
+        self.stats = {"requests": 0, "request_bytes": 0, "function_uploads": 0, "function_bytes": 0}
+        """What this executor sent: requests and their body bytes, function uploads among them."""
         self._server_id_lock = asyncio.Lock()
 
     def __repr__(self):  # never the key
@@ -149,30 +167,37 @@ class RemoteExecutor(BatchMixin):
 
     def _submit_call(self, fn, args, timeout, on_finish):
         """One call of map() or imap_unordered() (see _batch.BatchMixin)."""
-        return self._submit(fn, args, {}, timeout, on_finish)
+        return self._submit(fn, args, {}, timeout, on_finish, cache=False)  # a FunctionStream when cached
 
-    def _submit(self, fn, args, kwargs, timeout, on_finish=None):
+    def _submit(self, fn, args, kwargs, timeout, on_finish=None, cache=None):
+        """Send fn(*args, **kwargs); fn is a callable or a FunctionStream pickled already (by map).
+        cache: send a callable's stream apart, once, or all in one stream (None: the executor's)."""
         if self._closed:
             raise RuntimeError("cannot submit to a RemoteExecutor after shutdown()")
         future = asyncio.get_event_loop().create_future()
         try:
-            payload = webpickle.dumps((fn, args, kwargs), protocol=5)
+            if (self._cache if cache is None else cache) and not isinstance(fn, FunctionStream):
+                fn = pickle_function(fn, self._big_function_bytes)
+            if isinstance(fn, FunctionStream):
+                function, payload = fn, webpickle.dumps((args, kwargs), protocol=5)
+            else:
+                function, payload = None, webpickle.dumps((fn, args, kwargs), protocol=5)
         except Exception as exc:
             future.set_exception(exc)
             if on_finish is not None:
                 on_finish()
             return future
-        task = asyncio.ensure_future(self._call(payload, timeout, future, on_finish))
+        task = asyncio.ensure_future(self._call(function, payload, timeout, future, on_finish))
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
         future.add_done_callback(lambda f: f.cancelled() and task.cancel())
         return future
 
-    async def _call(self, payload, timeout, future, on_finish):
+    async def _call(self, function, payload, timeout, future, on_finish):
         """Settle future with the call's outcome. The task itself never raises: a SystemExit
         the call raised remotely must reach whoever awaits the future, not stop the event loop."""
         try:
-            raised, value = await self._send(payload, timeout)
+            raised, value = await self._run(function, payload, timeout)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -187,24 +212,57 @@ class RemoteExecutor(BatchMixin):
         if not future.done():
             outcome[0](outcome[1])
 
-    async def _send(self, payload, timeout):
+    async def _run(self, function, payload, timeout):
+        """The call's outcome: payload pickles the whole call, or (args, kwargs) of function."""
+        if function is None:
+            return await self._send("call", payload, timeout)
+        uploaded = await self._uploaded(function)
+        try:
+            return await self._send(f"call?function={function.digest}", payload, timeout)
+        except _FunctionMissing:  # the server restarted, or forgot it: once more
+            await self._uploaded(function, stale=uploaded)
+            return await self._send(f"call?function={function.digest}", payload, timeout)
+
+    async def _uploaded(self, function, stale=None):
+        """Upload function's stream unless it was (or is being) uploaded: many calls in flight
+        cause one upload. stale: an upload the server has since forgotten. Returns the upload."""
+        upload = self._uploads.get(function.digest)
+        failed = upload is not None and upload.done() and (upload.cancelled() or upload.exception() is not None)
+        if upload is None or upload is stale or failed:
+            upload = self._uploads[function.digest] = asyncio.ensure_future(self._upload(function))
+        await asyncio.shield(upload)
+        return upload
+
+    async def _upload(self, function):
+        _, answer = await self._send("function", function.stream, None, unpickle=False)
+        if json.loads(answer).get("digest") != function.digest:
+            raise RemoteError(f"the server stored the function under another digest than {function.digest}: "
+                              "is it a webpickle server of this version?")
+        self.stats["function_uploads"] += 1
+        self.stats["function_bytes"] += len(function.stream)
+
+    async def _send(self, route, payload, timeout, unpickle=True):
+        """POST payload to route (below the server's URL), signed; (raised, value) of the reply
+        (its body itself when not unpickle)."""
         async with self._slots:
             server = await self._current_server_id()
-            status, reply_headers, body, nonce = await self._post(server, payload, timeout)
+            status, reply_headers, body, nonce = await self._post(route, server, payload, timeout)
             if status == 401 and _error_kind(body) == "ServerMismatchError":
                 # The server restarted (a new id) since we asked: it refused without running the call.
                 server = await self._current_server_id(stale=server)
-                status, reply_headers, body, nonce = await self._post(server, payload, timeout)
-        return _reply(self._key, status, reply_headers, nonce, body)
+                status, reply_headers, body, nonce = await self._post(route, server, payload, timeout)
+        return _reply(self._key, status, reply_headers, nonce, body, unpickle)
 
-    async def _post(self, server, payload, timeout):
+    async def _post(self, route, server, payload, timeout):
         # Signed only now: a request that waited for a slot longer than the window would be refused.
-        headers = _signing.sign_request(self._key, "POST", self._call_path, server, payload, timeout)
+        headers = _signing.sign_request(self._key, "POST", f"{self._base_path}/{route}", server, payload, timeout)
         headers["Content-Type"] = "application/octet-stream"
         limit = None if timeout is None else timeout + _TIMEOUT_GRACE_S
+        self.stats["requests"] += 1
+        self.stats["request_bytes"] += len(payload)
         try:
             status, reply_headers, body = await self._transport.request(
-                "POST", self.url + "call", headers, payload, limit)
+                "POST", self.url + route, headers, payload, limit)
         except TimeoutError:
             if limit is None:
                 raise
@@ -246,8 +304,9 @@ def _error_kind(body):
         return None
 
 
-def _reply(key, status, headers, nonce, body):
-    """The call's outcome (raised, result or exception) from the server's answer; raises the server's error.
+def _reply(key, status, headers, nonce, body, unpickle=True):
+    """The call's outcome (raised, result or exception) from the server's answer ((False, the
+    body itself) when not unpickle); raises the server's error.
 
     Nothing is unpickled unless the answer is signed with key and bound to nonce.
     """
@@ -256,6 +315,8 @@ def _reply(key, status, headers, nonce, body):
         if not authentic:
             raise AuthenticationError("the server's reply is not signed with the key, or not for this request "
                                       "(altered or replayed on the way?): refused without unpickling it", status)
+        if not unpickle:
+            return False, body
         raised = headers.get(_signing.RAISED) or headers.get(_signing.RAISED.lower())
         try:
             value = pickle.loads(body)

@@ -127,3 +127,27 @@ def test_a_task_that_kills_every_worker_fails_with_killed_worker(dask_server):
     assert neighbour == "fine" and after == [0, -1, -2, -3]
     # Dask's own messages (if any) are JSON lines of the log too: events() parses every line.
     assert all("event" in record for record in dask_server.events())
+
+
+def test_a_function_is_uploaded_once_and_loaded_once_per_worker(dask_server):
+    blob = os.urandom(1_500_000)  # past 1 MB: later calls name the function by digest alone
+
+    def size_and_loads(x):
+        from webpickle.server import runner
+
+        return len(blob) + x, os.getpid(), runner._dask_loaded.functions.loads
+
+    async def main():
+        async with RemoteExecutor(dask_server.url, KEY) as executor:
+            results = await executor.map(size_and_loads, range(30))
+            return results, executor.stats["function_uploads"]
+
+    results, uploads = run(main())
+    assert [size for size, _, _ in results] == [1_500_000 + x for x in range(30)]
+    assert uploads == 1
+    loads = {}
+    for _, pid, count in results:
+        loads[pid] = max(loads.get(pid, 0), count)
+    # Each Dask worker process loaded this function once, whatever else it loaded before.
+    first_load = {pid: min(c for _, p, c in results if p == pid) for pid in loads}
+    assert all(loads[pid] == first_load[pid] for pid in loads)

@@ -168,7 +168,8 @@ async def _through_tamperer(server, mode, calls):
 
     runner, url = await _serve([web.post("/call", tamperer.handle), web.get("/health", answer_health)])
     try:
-        async with RemoteExecutor(url, KEY) as executor:
+        # cache=False: each call travels whole through the tamperer's one route (/call).
+        async with RemoteExecutor(url, KEY, cache=False) as executor:
             return [await asyncio.gather(executor.submit(fn), return_exceptions=True) for fn in calls]
     finally:
         await runner.cleanup()

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from . import access_log, app
 from .auth import load_key
+from .functions import FunctionStore
 from .connections import ConnectionGuard, GuardedSite, plan_descriptors
 from .limits import format_size, parse_size
 
@@ -63,6 +64,11 @@ def parse_args(argv):
     parser.add_argument("--max-connections", type=int, metavar="N",
                         help="open connections at most; past it a new one replaces the longest idle, or is "
                              "closed when all are busy (default: what the descriptor limit allows, up to 1024)")
+    parser.add_argument("--function-store", default="1GB", metavar="SIZE",
+                        help="bytes of uploaded function streams this server keeps, least recently used first "
+                             "out (default: %(default)s)")
+    parser.add_argument("--function-cache", default="256MiB", metavar="SIZE",
+                        help="bytes of function streams each worker process keeps loaded (default: %(default)s)")
     parser.add_argument("--shutdown-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="how long a stop waits for running calls (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -89,10 +95,14 @@ def _check(parser, args):
     try:
         args.max_memory = parse_size(args.max_memory or DEFAULT_MAX_MEMORY)
         args.max_body = parse_size(args.max_body)
+        args.function_store = parse_size(args.function_store)
+        args.function_cache = parse_size(args.function_cache)
     except ValueError as exc:
         parser.error(str(exc))
     if args.max_body is None:
         parser.error("--max-body needs a size: the server must bound what it reads before checking it")
+    if args.function_store is None or args.function_cache is None:
+        parser.error("--function-store and --function-cache need a size: they bound memory")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0 to 65535, not {args.port}")
     origins = set()
@@ -122,7 +132,7 @@ def _make_backend(args):
         return DaskBackend(args.dask)
     from .process_pool import ProcessPool
 
-    return ProcessPool(args.processes, args.max_memory)
+    return ProcessPool(args.processes, args.max_memory, args.function_cache)
 
 
 async def serve(args):
@@ -134,7 +144,8 @@ async def serve(args):
     loop.set_exception_handler(guard.exception_handler)
     backend = _make_backend(args)
     await backend.start()
-    settings = app.Settings(args.key, backend, args.max_body, args.allow_origin, args.idle_timeout)
+    settings = app.Settings(args.key, backend, args.max_body, args.allow_origin, args.idle_timeout,
+                            functions=FunctionStore(args.function_store))
     application = app.make_app(settings, outer_middlewares=[guard.middleware])
     # handler_cancellation: a client that disconnects cancels its call (queued or running).
     runner = web.AppRunner(application, access_log_class=access_log.JsonAccessLogger,

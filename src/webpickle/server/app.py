@@ -1,10 +1,16 @@
-"""The HTTP application: GET /health, POST /call, and CORS for the allowed origins.
+"""The HTTP application: GET /health, POST /call and /function, and CORS for the allowed origins.
 
     GET  /health   unsigned; JSON: status ("ok", "degraded" with the problems, or
                    "stopping"), the server's id, its Python and webpickle versions
     POST /call     a signed request whose body is webpickle.dumps((fn, args, kwargs));
                    200 with the signed reply (X-Webpickle-Raised: 0 result, 1 exception)
                    or a JSON error {"error": kind, "message": text}
+    POST /call?function=DIGEST
+                   the same, for the function uploaded under DIGEST; the body is
+                   webpickle.dumps((args, kwargs)). 404 FunctionMissing when the
+                   server does not have it (never had, or forgot it): upload it again
+    POST /function a signed request whose body is a function's stream; kept as bytes
+                   (never unpickled here) under its SHA-256; 200 with {"digest": hex}
 
 Error statuses: 400 malformed signed header or body, 401 unsigned / wrong
 signature / stale / replayed / signed for another server (kind
@@ -17,6 +23,7 @@ call's timeout.
 import dataclasses
 import json
 import sys
+from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
@@ -26,6 +33,9 @@ from webpickle import _signing
 from . import auth
 from .access_log import LOG_FIELDS
 from .backend import CallFailed
+from .functions import FunctionStore, is_digest
+
+DEFAULT_FUNCTION_STORE_BYTES = 10**9
 
 
 @dataclasses.dataclass
@@ -37,6 +47,7 @@ class Settings:
     idle_timeout: float = 30.0  # seconds a body upload may stall
     # New at each start and signed into every request: a request runs on one server, in one run of it.
     server_id: str = dataclasses.field(default_factory=_signing.new_server_id)
+    functions: FunctionStore = dataclasses.field(default_factory=lambda: FunctionStore(DEFAULT_FUNCTION_STORE_BYTES))
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -52,6 +63,7 @@ def make_app(settings, outer_middlewares=()):
     app[STOPPING] = []
     app.router.add_get("/health", health)
     app.router.add_post("/call", call, expect_handler=_defer_continue)
+    app.router.add_post("/function", upload_function, expect_handler=_defer_continue)
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     return app
 
@@ -92,7 +104,18 @@ async def _admit(request, settings):
     return body, admitted.nonce, timeout
 
 
-async def call(request):
+def _signed_route(answer):
+    """A POST handler that admits the request (_admit), then answers it with
+    answer(settings, request, fields, body, timeout) -> (raised header, reply body, content type),
+    signed; refusals and failed calls become JSON errors."""
+
+    async def handler(request):
+        return await _answer_signed(request, answer)
+
+    return handler
+
+
+async def _answer_signed(request, answer):
     settings = request.app[SETTINGS]
     fields = request[LOG_FIELDS] = {}
     nonce = None
@@ -100,7 +123,7 @@ async def call(request):
         if request.app[STOPPING]:
             raise CallFailed(503, "ServiceUnavailable", "the server is shutting down: retry on another server")
         body, nonce, timeout = await _admit(request, settings)
-        raised, stream = await settings.backend.run(body, timeout)
+        raised, stream, content_type = await answer(settings, request, fields, body, timeout)
         del body  # its memory is free while the reply is sent
     except auth.Refused as refusal:
         fields["error"] = refusal.kind
@@ -114,10 +137,40 @@ async def call(request):
     except CallFailed as failure:
         fields["error"] = failure.kind
         return _error(failure.status, failure.kind, failure.message, settings.key, nonce)
-    fields["outcome"] = "exception" if raised else "result"
-    response = web.Response(body=stream, content_type="application/octet-stream")
-    response.headers.update(_signing.sign_response(settings.key, 200, nonce, "1" if raised else "0", stream))
+    response = web.Response(body=stream, content_type=content_type)
+    response.headers.update(_signing.sign_response(settings.key, 200, nonce, raised, stream))
     return response
+
+
+async def _call(settings, request, fields, body, timeout):
+    digest = request.query.get("function")
+    if digest is None:
+        raised, stream = await settings.backend.run(body, timeout)
+    else:
+        fields["function"] = digest
+        raised, stream = await settings.backend.run(body, timeout, (digest, _stored(settings, digest)))
+    fields["outcome"] = "exception" if raised else "result"
+    return "1" if raised else "0", stream, "application/octet-stream"
+
+
+def _stored(settings, digest):
+    if not is_digest(digest):
+        raise CallFailed(400, "BadRequest", f"?function= must be the 64 hex digits of a SHA-256, not {quote(digest)!r}")
+    stream = settings.functions.get(digest)
+    if stream is None:
+        raise CallFailed(404, "FunctionMissing", f"this server does not have the function {digest} (it restarted, "
+                         "or forgot it for newer ones): upload it again with POST /function")
+    return stream
+
+
+async def _upload_function(settings, request, fields, body, timeout):
+    """Keep a function's stream under its digest, for later calls by digest."""
+    fields["function"] = digest = settings.functions.put(body)
+    return "", json.dumps({"digest": digest}).encode(), "application/json"
+
+
+call = _signed_route(_call)
+upload_function = _signed_route(_upload_function)
 
 
 def _error(status, kind, message, key, nonce):

@@ -3,10 +3,12 @@
 A backend has:
     name                     "processes" or "dask", for the log
     async start()            ready to run calls, or raises with what to fix
-    async run(payload, timeout) -> (raised, stream)
+    async run(payload, timeout, function=None) -> (raised, stream)
                              run one call (payload: the request body; timeout:
-                             seconds or None); raises CallFailed when the call
-                             could not run to its end
+                             seconds or None; function: (digest, stream) of a
+                             call by digest, whose payload pickles (args, kwargs)
+                             only); raises CallFailed when the call could not
+                             run to its end
     async close()            once no call runs any more
 """
 

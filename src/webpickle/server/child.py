@@ -1,12 +1,13 @@
 """A worker process of the server's pool: runs one call at a time, for ever.
 
-    python -m webpickle.server.child MEMORY_CAP_BYTES MEMORY_CAP_TEXT
+    python -m webpickle.server.child MEMORY_CAP_BYTES MEMORY_CAP_TEXT [FUNCTION_CACHE_BYTES]
 
 (started by process_pool.py; MEMORY_CAP_BYTES 0 means no cap). It talks to
 the server over its stdin and stdout, in frames (integers big-endian)::
 
-    server -> child   8-byte length, 8-byte call id, then the request body
-    child -> server   8-byte length, 8-byte call id, 1 byte raised (0 or 1), then the reply stream
+    server -> child   8-byte length, 8-byte call id, then the call (its kinds: functions.py)
+    child -> server   8-byte length, 8-byte call id, 1 status byte (functions.py: result,
+                      raised, or missing: a function not loaded here), then the reply stream
 
 and first sends one frame of length 0 and call id 0 when it is ready. The
 server checks that each reply carries its call's id. What the calls print goes
@@ -128,8 +129,10 @@ def main(argv):
     _become_subreaper()
     # Imported before the cap, so that the cap bounds the calls, not start-up.
     from webpickle.server.limits import cap_address_space
-    from webpickle.server.runner import run_call
+    from webpickle.server.functions import MISSING, RAISED, RESULT, Loaded
+    from webpickle.server.runner import run_loaded_call
 
+    loaded = Loaded(int(argv[3])) if len(argv) > 3 else Loaded()
     if cap_bytes:
         cap_address_space(cap_bytes)
     frames_out.write(HEADER.pack(0, READY_CALL_ID))
@@ -137,10 +140,15 @@ def main(argv):
     while (frame := _read_frame(frames_in)) is not None:
         call_id, payload = frame
         del frame
-        raised, stream = run_call(payload, cap_text if cap_bytes else None)
-        del payload  # its memory is free for the next call
+        load_call = loaded.call_loader(payload)
+        if load_call is None:
+            status, stream = MISSING, b""
+        else:
+            raised, stream = run_loaded_call(load_call, cap_text if cap_bytes else None)
+            status = RAISED if raised else RESULT
+        del payload, load_call  # their memory is free for the next call
         _end_descendants()
-        frames_out.write(HEADER.pack(len(stream) + 1, call_id) + (b"\x01" if raised else b"\x00"))
+        frames_out.write(HEADER.pack(len(stream) + 1, call_id) + bytes((status,)))
         frames_out.write(stream)
         frames_out.flush()
         sys.stdout.flush()

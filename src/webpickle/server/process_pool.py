@@ -13,9 +13,12 @@ import secrets
 import signal
 import sys
 
+from webpickle._function_cache import DEFAULT_CACHE_BYTES
+
 from .access_log import log_event
 from .backend import CallFailed
 from .child import HEADER, READY_CALL_ID
+from .functions import MISSING, RAISED, call_by_digest, whole_call
 from .limits import format_size
 
 START_TIMEOUT_S = 120  # a cold start on a loaded 2-core machine can take seconds; generous on purpose
@@ -37,13 +40,15 @@ class _Child:
 
     def __init__(self, process):
         self.process = process
+        self.functions = set()  # digests sent to it (it may have evicted some since: it then says so)
         self.busy = False
         self.exited = None  # a future set when the process ends, watched from start on
 
     @classmethod
-    async def start(cls, cap_bytes, cap_text):
+    async def start(cls, cap_bytes, cap_text, function_cache_bytes):
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "webpickle.server.child", str(cap_bytes or 0), cap_text or "",
+            str(function_cache_bytes),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True)
         child = cls(process)
         try:
@@ -61,17 +66,28 @@ class _Child:
     def pid(self):
         return self.process.pid
 
-    async def call(self, payload):
-        """Send one request body; returns (raised, reply stream). Raises ChildDied or ChildConfused."""
+    async def call(self, parts):
+        """Send one call, its frame body in parts (functions.py); returns (status, reply stream).
+        Raises ChildDied or ChildConfused."""
         call_id = secrets.randbits(63) + 1  # never READY_CALL_ID; random, so no old frame can pass for the reply
         try:
-            self.process.stdin.write(HEADER.pack(len(payload), call_id))
-            self.process.stdin.write(payload)
+            self.process.stdin.write(HEADER.pack(sum(len(part) for part in parts), call_id))
+            for part in parts:
+                self.process.stdin.write(part)
             await self.process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             raise ChildDied(await self._describe_death()) from None
         _, frame = await self._read_frame(expected=call_id)
-        return frame[0] == 1, frame[1:]
+        return frame[0], frame[1:]
+
+    async def call_function(self, digest, stream, arguments):
+        """A call of the function digest: its stream goes along unless this process was sent it."""
+        status, reply = await self.call(call_by_digest(digest, None if digest in self.functions else stream,
+                                                       arguments))
+        if status == MISSING:  # evicted there: nothing ran; once more, with the stream
+            status, reply = await self.call(call_by_digest(digest, stream, arguments))
+        self.functions.add(digest)
+        return status, reply
 
     async def _read_frame(self, expected=None):
         try:
@@ -128,9 +144,10 @@ class ProcessPool:
 
     name = "processes"
 
-    def __init__(self, size, max_memory=None):
+    def __init__(self, size, max_memory=None, function_cache_bytes=DEFAULT_CACHE_BYTES):
         self.size = size
         self._cap = (max_memory, format_size(max_memory) if max_memory else None)
+        self._function_cache_bytes = function_cache_bytes
         self._idle = asyncio.Queue()
         self._children = set()
         self._replacing = set()
@@ -140,7 +157,7 @@ class ProcessPool:
     async def start(self):
         """Start every process at once; raises if one cannot start (its error is on stderr)."""
         try:
-            children = await asyncio.gather(*(_Child.start(*self._cap) for _ in range(self.size)))
+            children = await asyncio.gather(*(self._start_child() for _ in range(self.size)))
         except ChildDied as exc:
             raise RuntimeError(f"a worker process {exc} before it was ready (its error is above); "
                                f"check that '{sys.executable} -m webpickle.server.child' can run") from None
@@ -148,6 +165,9 @@ class ProcessPool:
             self._adopt(child)
         log_event("pool_started", processes=self.size, max_memory=self._cap[1],
                   pids=sorted(c.pid for c in children))
+
+    def _start_child(self):
+        return _Child.start(*self._cap, self._function_cache_bytes)
 
     def _adopt(self, child):
         self._children.add(child)
@@ -167,15 +187,19 @@ class ProcessPool:
         return [f"{missing} of {self.size} worker processes are missing: starting a replacement failed "
                 f"({self._start_failure}); retrying"]
 
-    async def run(self, payload, timeout):
+    async def run(self, payload, timeout, function=None):
         """Run one call in a free process; returns (raised, stream). Raises CallFailed.
 
-        timeout counts from now, the wait for a free process included."""
+        timeout counts from now, the wait for a free process included. function:
+        (digest, stream) when payload pickles (args, kwargs) only."""
         child = None
         try:
             async with asyncio.timeout(timeout):
                 child = await self._take()
-                raised, stream = await child.call(payload)
+                if function is None:
+                    status, stream = await child.call(whole_call(payload))
+                else:
+                    status, stream = await child.call_function(*function, payload)
         except ChildDied as exc:
             self._lost(child, str(exc))
             raise CallFailed(500, "WorkerCrashedError", self._death_message(str(exc), child.pid)) from None
@@ -205,7 +229,9 @@ class ProcessPool:
             raise
         child.busy = False
         self._idle.put_nowait(child)
-        return raised, stream
+        if status == MISSING:
+            raise CallFailed(500, "WorkerError", "a worker process lost a function it had just been sent")
+        return status == RAISED, stream
 
     async def _take(self):
         """A free, living process, marked busy (waiting for one if all are busy)."""
@@ -238,7 +264,7 @@ class ProcessPool:
         attempt = 0
         while not self._closing:
             try:
-                child = await _Child.start(*self._cap)
+                child = await self._start_child()
             except (ChildDied, ChildConfused, OSError, TimeoutError) as exc:
                 delay = RESTART_DELAYS_S[min(attempt, len(RESTART_DELAYS_S) - 1)]
                 self._start_failure = str(exc) or type(exc).__name__

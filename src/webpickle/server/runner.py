@@ -17,7 +17,12 @@ def run_call(payload, memory_cap=None):
     memory_cap: the --max-memory text ("1GB") when this process is capped;
     a MemoryError then gets a note that names the cap.
     """
-    outcome = _call.run(lambda: pickle.loads(payload))
+    return run_loaded_call(lambda: pickle.loads(payload), memory_cap)
+
+
+def run_loaded_call(load_call, memory_cap=None):
+    """run_call for a call that load_call() returns as (function, args, kwargs)."""
+    outcome = _call.run(load_call)
     if asyncio.iscoroutine(outcome):
         outcome = asyncio.run(outcome)  # no loop runs in a worker process or a Dask task thread
     raised, value = outcome
@@ -29,6 +34,24 @@ def run_call(payload, memory_cap=None):
 def run_call_task(payload):
     """run_call for Dask: one picklable return value, no cap (Dask's workers have their own)."""
     return run_call(payload)
+
+
+_dask_loaded = None  # a Dask worker process's loaded functions (a functions.Loaded), made on first use
+
+
+def run_frame_task(frame):
+    """A Dask task's call by digest: frame as a worker process of the pool gets it (functions.py).
+    Returns (status, stream), status MISSING when it names a function not loaded here."""
+    global _dask_loaded
+    from .functions import MISSING, RAISED, RESULT, Loaded
+
+    if _dask_loaded is None:
+        _dask_loaded = Loaded()
+    load_call = _dask_loaded.call_loader(frame)
+    if load_call is None:
+        return MISSING, b""
+    raised, stream = run_loaded_call(load_call)
+    return (RAISED if raised else RESULT), stream
 
 
 def _dumps(obj):
