@@ -58,14 +58,16 @@ def capture(exc, entry_points=()):
         if isinstance(exc, BaseExceptionGroup):
             links.append(((), "".join(traceback.format_exception(exc, chain=False)), joiner))
         else:
-            links.append((_frames(exc.__traceback__, entry_points), "".join(traceback.format_exception_only(exc)), joiner))
+            text = "".join(traceback.format_exception_only(exc))
+            links.append((_frames(exc.__traceback__, entry_points), text, joiner))
         if exc.__cause__ is not None:
             joiner, exc = "cause", exc.__cause__
         elif exc.__context__ is not None and not exc.__suppress_context__:
             joiner, exc = "context", exc.__context__
         else:
             exc = None
-    # Walked newest first; each link's joiner says how the newer one before it relates to it.
+    # Walked newest first. A link's joiner says how it led to the newer exception found before
+    # it (it is that one's cause or context): printed oldest first, it comes right after the link.
     return tuple(reversed(links))
 
 
