@@ -103,11 +103,11 @@ def check_headers(headers, *, key, method, path, server_id, nonces, now=None):
     """Admitted if the headers prove the key and are fresh, for this server, and not a replay;
     raises Refused(401) otherwise. The nonce is recorded only once the signature holds,
     so nobody without the key can fill the log."""
-    missing = [name for name in _signing.REQUEST_HEADERS if name not in headers]
-    if missing:
+    fields = [headers.get(name) for name in _signing.REQUEST_HEADERS]
+    if None in fields:
+        missing = [name for name, value in zip(_signing.REQUEST_HEADERS, fields) if value is None]
         raise _unsigned(f"the request is not signed (no {', '.join(missing)}): sign it with the server's key, "
                         "e.g. with webpickle.remote.RemoteExecutor")
-    fields = [headers[name] for name in _signing.REQUEST_HEADERS]
     server, timestamp_text, nonce, python, timeout_text, length_text, digest, signature = fields
     if server != server_id:
         raise _unsigned(f"the request was signed for the server {server[:64]!r}, and this one is {server_id!r} "

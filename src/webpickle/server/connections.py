@@ -109,11 +109,12 @@ class _Connection(asyncio.Protocol):
             self._timer = None
 
     def _check_idle(self, timeout):
+        """One timer per connection, moved on rather than reset at each request."""
         self._timer = None
-        if self.busy:
-            return  # rewatched when the request ends
         left = self.idle_since + timeout - time.monotonic()
-        if left > 0:
+        if self.busy:
+            self.watch_idle(timeout)
+        elif left > 0:
             self.watch_idle(left)
         else:
             self.drop()
@@ -181,17 +182,13 @@ class ConnectionGuard:
         if connection is None:
             return await handler(request)
         is_call = request.method == "POST" and request.path == CALL_PATH
-        if is_call:
-            connection.busy += 1
-            connection.cancel_idle_watch()
+        connection.busy += is_call
         try:
             return await handler(request)
         finally:
             connection.busy -= is_call
             connection.unhandled_bytes = 0
-            if not connection.busy and connection in self._open:
-                connection.idle_since = time.monotonic()
-                connection.watch_idle(self.idle_timeout)
+            connection.idle_since = time.monotonic()
 
     def exception_handler(self, loop, context):
         """The event loop's exception handler: accept() failing for want of descriptors is
