@@ -3,6 +3,8 @@ of the idlest, refusal when all are busy, and the idle clock (a fake transport a
 
 import asyncio
 
+import pytest
+
 from remote_support import run
 from webpickle.server import connections
 
@@ -46,7 +48,8 @@ def open_connection(factory):
     return protocol, transport
 
 
-def test_an_idle_connection_is_dropped_past_its_byte_budget_and_a_busy_one_is_not():
+@pytest.mark.parametrize("path", ["/call", "/function"])
+def test_an_idle_connection_is_dropped_past_its_byte_budget_and_a_busy_one_is_not(path):
     async def main():
         guard = connections.ConnectionGuard(10, idle_timeout=60)
         factory = guard.protocol_factory(FakeHandler)
@@ -68,7 +71,7 @@ def test_an_idle_connection_is_dropped_past_its_byte_budget_and_a_busy_one_is_no
             await release.wait()
             return "answered"
 
-        call = asyncio.ensure_future(guard.middleware(FakeRequest(busy.handler), slow_call))
+        call = asyncio.ensure_future(guard.middleware(FakeRequest(busy.handler, "POST", path), slow_call))
         await asyncio.sleep(0)
         assert not busy_transport.closed and busy.handler.received == 2 * connections.UNHANDLED_BYTES_LIMIT
         release.set()
@@ -123,7 +126,7 @@ def test_the_idle_clock_drops_a_quiet_connection_but_never_one_with_a_call_runni
         assert finished.is_set() and not working_transport.closed
         await asyncio.wait_for(_until(lambda: working_transport.closed), 30)  # idle after its call
 
-        # A /health request does not hold the connection: only calls do.
+        # A /health request does not hold the connection: only POSTs (calls, uploads) do.
         health, health_transport = open_connection(factory)
 
         async def stuck_answer(request):

@@ -1,7 +1,7 @@
 """Open connections: how many, how long they may idle, and running out of descriptors.
 
-A connection is busy while a call is handled on it (a POST /call, from its
-last header to its answer) and idle otherwise: waiting for a request's headers,
+A connection is busy while a POST is handled on it (a call, or a function's
+upload: signed work, from its last header to its answer) and idle otherwise: waiting for a request's headers,
 between requests, or while a quick answer (/health, a refusal) is written. An
 idle connection is dropped --idle-timeout seconds after it opened or its last
 request was handled, a busy one never (a stalled body is the body reader's
@@ -31,7 +31,6 @@ DEFAULT_MAX_CONNECTIONS = 1024
 # More than one read of the event loop (256 KiB), so that a head and the start of its body
 # arriving together always pass; far less than aiohttp would queue (32 heads of up to 1 MiB).
 UNHANDLED_BYTES_LIMIT = 1 << 20
-CALL_PATH = "/call"  # where calls run (app.py's route)
 _EXHAUSTED_LOG_EVERY_S = 60
 
 
@@ -181,7 +180,7 @@ class ConnectionGuard:
         connection = self._by_handler.get(request.protocol)
         if connection is None:
             return await handler(request)
-        is_call = request.method == "POST" and request.path == CALL_PATH
+        is_call = request.method == "POST"  # signed work: a call, or a function's upload
         connection.busy += is_call
         try:
             return await handler(request)
