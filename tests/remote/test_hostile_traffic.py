@@ -124,6 +124,17 @@ def test_stalled_unsigned_uploads_cost_the_server_no_body_memory(guarded):
     assert '"level": "ERROR"' not in log and "Traceback" not in log
 
 
+def test_an_aborted_signed_upload_is_dropped_quietly(guarded):
+    body = b"\0" * 4 * MB
+    with connect(guarded) as sock:
+        sock.sendall(head(signed_headers(guarded, body), length=len(body)))
+        sock.sendall(body[:MB])  # then the client goes away mid-body
+    assert health(guarded)["status"] == "ok"
+    guarded.wait_for_event(lambda e: e.get("path") == "/health" and e.get("status") == 200)
+    log = guarded.log()
+    assert '"level": "ERROR"' not in log and "Traceback" not in log
+
+
 def test_a_signed_gzip_bomb_is_refused_before_it_is_read(guarded):
     bomb = gzip.compress(b"\0" * 200 * MB)
     headers = signed_headers(guarded, bomb)
