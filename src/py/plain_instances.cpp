@@ -194,20 +194,14 @@ struct OwnedValues {
 // save_reduce would add on failure.
 template <typename WriteState>
 void Pickler::write_instance(PyObject* obj, bool has_state, WriteState&& write_state) {
-    try {
-        write_instance_header(obj);
-        if (!has_state) return;
-        try {
-            write_state();
-        } catch (PythonError&) {
-            note_current_error("when serializing %T state", obj);
-            throw;
-        }
-        writer_.opcode(op::BUILD);
-    } catch (PythonError&) {
-        note_current_error("when serializing %T object", obj);
-        throw;
-    }
+    with_note(
+        [&] {
+            write_instance_header(obj);
+            if (!has_state) return;
+            with_note([&] { write_state(); }, "when serializing %T state", obj);
+            writer_.opcode(op::BUILD);
+        },
+        "when serializing %T object", obj);
 }
 
 bool Pickler::save_plain_instance(PyObject* obj) {
@@ -258,14 +252,7 @@ void Pickler::write_instance_header(PyObject* obj) {
     PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(obj));
     writer_.commit_point();
     bool class_known = overrides_.persistent_id == nullptr && memo_get_if_present(type);
-    if (!class_known) {
-        try {
-            save_object(type);
-        } catch (PythonError&) {
-            note_current_error("when serializing %T class", obj);
-            throw;
-        }
-    }
+    if (!class_known) with_note([&] { save_object(type); }, "when serializing %T class", obj);
     writer_.commit_point();  // the stdlib saves the () below as an object: a frame may end here
     writer_.opcode(op::EMPTY_TUPLE);
     writer_.opcode(op::NEWOBJ);
@@ -313,12 +300,7 @@ void Pickler::write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& sha
     for (Py_ssize_t i = 0; i < size; ++i) {
         writer_.commit_point();
         writer_.memo_get(shape.indices[i]);
-        try {
-            save(values[i]);
-        } catch (PythonError&) {
-            note_current_error("when serializing %T item %R", dict, shape.keys[i]);
-            throw;
-        }
+        with_note([&] { save(values[i]); }, "when serializing %T item %R", dict, shape.keys[i]);
         if (PyDict_GET_SIZE(dict) != size) raise(PyExc_RuntimeError, "dictionary changed size during iteration");
     }
     writer_.opcode(size > 1 ? op::SETITEMS : op::SETITEM);

@@ -84,4 +84,17 @@ void note_current_error(const char* format, Args... args) {
     PyErr_SetRaisedException(exc);
 }
 
+// Runs write(); when it raises, notes where on the error (formatted only
+// then, by note_current_error) and lets it go on: the one way the walker
+// says "when serializing ..." on the way out of a failure.
+template <typename Write, typename... Args>
+void with_note(Write&& write, const char* format, Args... args) {
+    try {
+        write();
+    } catch (PythonError&) {
+        note_current_error(format, args...);
+        throw;
+    }
+}
+
 }  // namespace webpickle::py

@@ -21,14 +21,8 @@ bool Pickler::save_tuple(PyObject* obj) {
     RecursionGuard guard;
     bool pure = true;
     if (n > 3) writer_.opcode(op::MARK);
-    for (Py_ssize_t i = 0; i < n; ++i) {
-        try {
-            pure &= save(PyTuple_GET_ITEM(obj, i));
-        } catch (PythonError&) {
-            note_current_error("when serializing %T item %zd", obj, i);
-            throw;
-        }
-    }
+    for (Py_ssize_t i = 0; i < n; ++i)
+        with_note([&] { pure &= save(PyTuple_GET_ITEM(obj, i)); }, "when serializing %T item %zd", obj, i);
     // A tuple reached from itself (through a mutable object) was written
     // while its items were: drop the copy on the stack and fetch that one.
     std::uint32_t index = session_.memo_find(obj);
@@ -55,12 +49,7 @@ void Pickler::save_list(PyObject* obj) {
     Py_ssize_t total = 0;
     if (PyList_GET_SIZE(obj) == 1) {
         Ref item = Ref::borrow(PyList_GET_ITEM(obj, 0));
-        try {
-            save(item.get());
-        } catch (PythonError&) {
-            note_current_error("when serializing %T item %zd", obj, Py_ssize_t{0});
-            throw;
-        }
+        with_note([&] { save(item.get()); }, "when serializing %T item %zd", obj, Py_ssize_t{0});
         writer_.opcode(op::APPEND);
         return;
     }
@@ -68,12 +57,7 @@ void Pickler::save_list(PyObject* obj) {
         writer_.opcode(op::MARK);
         for (std::size_t batch = 0; batch < kBatchSize && total < PyList_GET_SIZE(obj); ++batch, ++total) {
             Ref item = Ref::borrow(PyList_GET_ITEM(obj, total));
-            try {
-                save(item.get());
-            } catch (PythonError&) {
-                note_current_error("when serializing %T item %zd", obj, total);
-                throw;
-            }
+            with_note([&] { save(item.get()); }, "when serializing %T item %zd", obj, total);
         }
         writer_.opcode(op::APPENDS);
     }

@@ -91,12 +91,7 @@ void Pickler::save_module_by_value(PyObject* module) {
         if (!PyUnicode_Check(key) || !is_internal(key)) items.emplace_back(Ref::borrow(key), Ref::borrow(value));
     for (const auto& [k, v] : items) {
         save(k.get());
-        try {
-            save(v.get());
-        } catch (PythonError&) {
-            note_current_error("when serializing attribute %R of module %R", k.get(), name.get());
-            throw;
-        }
+        with_note([&] { save(v.get()); }, "when serializing attribute %R of module %R", k.get(), name.get());
     }
     write_builtins_entry(*this, dict);
     writer_.opcode(op::SETITEMS);

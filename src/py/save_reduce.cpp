@@ -138,18 +138,18 @@ void Pickler::save_by_reduce(PyObject* obj, PyObject* value) {
         save_global(obj, value);
         return;
     }
-    try {
-        if (!PyTuple_Check(value))
-            raise_format(runtime().PicklingError, "__reduce__ must return a string or tuple, not %T", value);
-        Py_ssize_t n = PyTuple_GET_SIZE(value);
-        if (n < 2 || n > 6)
-            raise(runtime().PicklingError, "tuple returned by __reduce__ must contain 2 through 6 elements");
-        auto item = [value, n](Py_ssize_t i) { return i < n ? none_to_null(PyTuple_GET_ITEM(value, i)) : nullptr; };
-        save_reduce(PyTuple_GET_ITEM(value, 0), PyTuple_GET_ITEM(value, 1), item(2), item(3), item(4), item(5), obj);
-    } catch (PythonError&) {
-        note_current_error("when serializing %T object", obj);
-        throw;
-    }
+    with_note(
+        [&] {
+            if (!PyTuple_Check(value))
+                raise_format(runtime().PicklingError, "__reduce__ must return a string or tuple, not %T", value);
+            Py_ssize_t n = PyTuple_GET_SIZE(value);
+            if (n < 2 || n > 6)
+                raise(runtime().PicklingError, "tuple returned by __reduce__ must contain 2 through 6 elements");
+            auto item = [value, n](Py_ssize_t i) { return i < n ? none_to_null(PyTuple_GET_ITEM(value, i)) : nullptr; };
+            save_reduce(PyTuple_GET_ITEM(value, 0), PyTuple_GET_ITEM(value, 1), item(2), item(3), item(4), item(5),
+                        obj);
+        },
+        "when serializing %T object", obj);
 }
 
 }  // namespace webpickle::py

@@ -11,12 +11,8 @@ namespace {
 // Saves one part and names it in a note if that fails.
 template <typename Save>
 void save_part(PyObject* obj, const char* part, Save&& save) {
-    try {
-        save();
-    } catch (PythonError&) {
-        if (obj != nullptr) note_current_error("when serializing %T %s", obj, part);
-        throw;
-    }
+    if (obj == nullptr) save();
+    else with_note(save, "when serializing %T %s", obj, part);
 }
 
 // obj.__class__, which a proxy (weakref.proxy) forwards to its referent's class.
@@ -144,12 +140,7 @@ void Pickler::batch_appends(PyObject* iterator, PyObject* obj) {
         if (batch.empty()) return;
         if (batch.size() > 1) writer_.opcode(op::MARK);
         for (const Ref& item : batch) {
-            try {
-                save(item.get());
-            } catch (PythonError&) {
-                note_current_error("when serializing %T item %zd", obj, index);
-                throw;
-            }
+            with_note([&] { save(item.get()); }, "when serializing %T item %zd", obj, index);
             ++index;
         }
         writer_.opcode(batch.size() > 1 ? op::APPENDS : op::APPEND);
@@ -176,12 +167,7 @@ void Pickler::batch_setitems(PyObject* iterator, PyObject* obj) {
         for (const Ref& item : batch) {
             PyObject* key = PyTuple_GET_ITEM(item.get(), 0);
             save(key);
-            try {
-                save(PyTuple_GET_ITEM(item.get(), 1));
-            } catch (PythonError&) {
-                note_current_error("when serializing %T item %R", obj, key);
-                throw;
-            }
+            with_note([&] { save(PyTuple_GET_ITEM(item.get(), 1)); }, "when serializing %T item %R", obj, key);
         }
         writer_.opcode(batch.size() > 1 ? op::SETITEMS : op::SETITEM);
         if (batch.size() < kBatchSize) return;
