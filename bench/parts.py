@@ -1,6 +1,6 @@
 """The benchmark parts that run as their own programs, so that `./dev bench`
 is one command for everything: the worker pool in Chromium and its start-up in
-Node (bench/workers/) and the remote-execution load test (bench/remote/). Each writes PREFIX.json
+Node (bench/workers/) and the remote-execution load test and big-closure map (bench/remote/). Each writes PREFIX.json
 and PREFIX.md; run.py embeds both in its own report."""
 
 import json
@@ -24,11 +24,17 @@ def _remote(prefix, quick):
             *(["--quick"] if quick else [])]
 
 
+def _remote_closure(prefix, quick):
+    return [sys.executable, str(BENCH / "remote/big_closure.py"), "--output", str(prefix),
+            *(["--quick"] if quick else [])]
+
+
 # name -> (title, command builder); the order is the report's.
 PARTS = {
     "workers": ("Worker pool in Chromium", _workers),
     "workers-node": ("Worker pool start-up in Node", _workers_node),
     "remote": ("Remote execution load test", _remote),
+    "remote-closure": ("Remote map over a big closure", _remote_closure),
 }
 
 

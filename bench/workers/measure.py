@@ -1,8 +1,9 @@
 """The measurements of bench/workers, run in the page's Pyodide by run.mjs.
 
-The same functions measure three pools: webpickle.workers.WorkerPool, the same
+The same functions measure four pools: webpickle.workers.WorkerPool, the same
 with today's start path ("webpickle-old": no snapshot, no interrupts: a
-stopped task's worker is replaced) and the baseline (baseline_pool.py:
+stopped task's worker is replaced), the same with today's call path
+("webpickle-uncached": each call carries its whole function) and the baseline (baseline_pool.py:
 cloudpickle + bare postMessage). A pool here is
 anything with ``await pool.ready()``, ``pool.submit(fn, *args)`` and
 ``pool.shutdown()``. Times are from time.perf_counter (performance.now:
@@ -30,6 +31,8 @@ def make_pool(kind, size, **options):
         return WorkerPool(size, **options)
     if kind == "webpickle-old":
         return WorkerPool(size, snapshot=False, interrupt_grace=0, **options)
+    if kind == "webpickle-uncached":  # today's call path: the whole (fn, args, kwargs) stream per call
+        return WorkerPool(size, cache=False, **options)
     from baseline_pool import BaselinePool
 
     return BaselinePool(size)
@@ -286,3 +289,73 @@ async def loop_hops(kind, n=2000):
             samples.append(time.perf_counter() - t0)
         out[name + "_us"] = statistics.median(samples) * 1e6
     return out
+
+
+def closure_over(data):
+    def touch(x):
+        return len(data) + x
+
+    return touch
+
+
+def _posted_bytes(pool):
+    posted = pool.stats["posted"]
+    return posted["payload_bytes"] + posted["function_bytes"]
+
+
+async def big_closure(kind, items=1000, megabytes=8):
+    """map() over `items` of a function closing over `megabytes` on 2 workers, beside the same map
+    of a function closing over 8 bytes: wall times, their ratio, and the bytes posted to the workers."""
+    pool = make_pool(kind, 2, big_function_bytes=None)
+    await pool.ready()
+    small, big = closure_over(b"12345678"), closure_over(bytes(range(256)) * (megabytes << 12))
+    try:
+        await pool.map(small, range(8))  # warm-up
+        times, posted = {}, {}
+        for name, function in (("small", small), ("big", big)):
+            before = _posted_bytes(pool)
+            t0 = time.perf_counter()
+            results = await pool.map(function, range(items))
+            times[name] = time.perf_counter() - t0
+            posted[name] = _posted_bytes(pool) - before
+            assert results[-1] == len(function.__closure__[0].cell_contents) + items - 1
+    finally:
+        pool.shutdown()
+    return {"small_s": times["small"], "big_s": times["big"], "ratio": times["big"] / times["small"],
+            "posted_mb": posted["big"] / 1e6, "small_posted_mb": posted["small"] / 1e6, "items": items,
+            "megabytes": megabytes}
+
+
+def _page_heap_bytes():
+    import pyodide_js
+
+    return pyodide_js._module.HEAP8.length  # private: this Pyodide's wasm memory, which only grows
+
+
+async def streaming(kind, items=1_000_000, chunksize=100):
+    """imap_unordered() over `items` small ints on 2 workers: the growth of the page's wasm memory,
+    and how many items had been read when the first result arrived."""
+    pool = make_pool(kind, 2)
+    await pool.ready()
+    read = [0]
+
+    def numbers():
+        for i in range(items):
+            read[0] = i + 1
+            yield i
+
+    heap_before = _page_heap_bytes()
+    first_read = first_s = None
+    count = 0
+    t0 = time.perf_counter()
+    try:
+        async for _ in pool.imap_unordered(add_one, numbers(), chunksize=chunksize):
+            if first_read is None:
+                first_read, first_s = read[0], time.perf_counter() - t0
+            count += 1
+    finally:
+        pool.shutdown()
+    assert count == items, (count, items)
+    return {"growth_mb": (_page_heap_bytes() - heap_before) / 2**20, "first_result_after_items": first_read,
+            "first_result_s": first_s, "total_s": time.perf_counter() - t0, "items": items, "chunksize": chunksize}
+

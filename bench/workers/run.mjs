@@ -3,7 +3,7 @@
 // postMessage), in the same browser and page, rounds interleaved. Writes bench/results/workers.{json,md}; goals are reported,
 // never asserted.
 //
-//   bash wasm/toolchain.sh run node bench/workers/run.mjs [--rounds 3] [--quick] [--output PREFIX]
+//   bash wasm/toolchain.sh run node bench/workers/run.mjs [--rounds 3] [--quick] [--output PREFIX] [--only M1,M2]
 //
 // About 4 minutes with 3 rounds on 2 cores (--quick: 1 round, fewer calls,
 // to check the harness, not figures to quote). Uses the wheel in
@@ -31,9 +31,14 @@ function plan(quick) {
     ["first_4", "first_ready", [4], ["webpickle"]],
     ["timeout_next", "after_stop", ["timeout"], OURS],
     ["cancel_next", "after_stop", ["cancel"], OURS],
-    ["small_calls", "small_calls", quick ? [300, 0.5] : [2000, 2.0], ALL],
+    ["small_calls", "small_calls", quick ? [300, 0.5] : [2000, 2.0], [...ALL, "webpickle-uncached"]],
     ["speedup", "speedup", quick ? [0.3, 4] : [0.3, 8], ["webpickle", "baseline"]],
     ["big_argument", "big_argument", quick ? [64, 2] : [64, 5], ["webpickle", "baseline"]],
+    // Issue 16: a function sent once per worker, beside today's whole call per item (100 items:
+    // today's path posts 8 MB per item), and a long iterable streamed.
+    ["big_closure", "big_closure", quick ? [100, 8] : [1000, 8], ["webpickle"]],
+    ["big_closure", "big_closure", [100, 8], ["webpickle-uncached"]],
+    ["streaming", "streaming", quick ? [100_000, 100] : [1_000_000, 100], ["webpickle"]],
   ];
 }
 
@@ -57,6 +62,8 @@ function machine(chromiumVersion, loadAtStart) {
 
 async function main(argv) {
   const quick = argv.includes("--quick");
+  // --only m1,m2: just these metrics of the plan (no reloads, breakdown or copies): to check a change.
+  const only = option(argv, "--only")?.split(",");
   const rounds = Number(option(argv, "--rounds") ?? (quick ? 1 : 3));
   const prefix = option(argv, "--output") ?? path.join(ROOT, "bench/results", quick ? "workers-quick" : "workers");
   if (!fs.existsSync(CLOUDPICKLE)) throw new Error(`${CLOUDPICKLE} is missing: run inside the toolchain (wasm/toolchain.sh run ...)`);
@@ -79,27 +86,27 @@ async function main(argv) {
     // The page's first pool makes the snapshot (and caches it): not a sample of a later pool.
     await measure(null, "ready", "webpickle", [1], "before the rounds");
     for (let round = 0; round < rounds; round++) {
-      for (const [metric, name, args, kinds] of plan(quick)) {
+      for (const [metric, name, args, kinds] of plan(quick).filter(([m]) => !only || only.includes(m))) {
         // Alternate who goes first, so that none always gets the warmer (or busier) slot.
         const order = (round % 2 === 0) ? kinds : [...kinds].reverse();
         for (const kind of order) await measure(metric, name, kind, args, `round ${round + 1}/${rounds}`);
       }
     }
     // A reload keeps only what is in Cache Storage: the page's first pool restores the cached snapshot.
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (only ? 0 : rounds); round++) {
       for (const kind of round % 2 === 0 ? OURS : [...OURS].reverse()) {
         await reload(page);
         await measure("reload_2", "ready", kind, [2], `reload ${round + 1}/${rounds}`);
       }
     }
     // Where webpickle's round trip goes: JS alone, Python's steps, one asyncio hop.
-    for (const name of ["breakdown", "loop_hops"]) {
+    for (const name of only ? [] : ["breakdown", "loop_hops"]) {
       const result = await page.evaluate(([n]) => window.measure(n, "webpickle", []), [name]);
       if (result.error) throw new Error(`${name} failed: ${result.error}`);
       samples[name] = { webpickle: [result] };
       console.log(`${name.padEnd(12)} ${brief(result)}`);
     }
-    for (const kind of ["webpickle", "baseline"]) {
+    for (const kind of only ? [] : ["webpickle", "baseline"]) {
       const result = await page.evaluate(([k]) => window.measure("copies", k, [64]), [kind]);
       if (result.error) throw new Error(`copies(${kind}) failed: ${result.error}`);
       ((samples.copies ??= {})[kind] ??= []).push(result);

@@ -51,6 +51,20 @@ def test_a_map_uploads_its_function_once_and_its_calls_carry_arguments_only(smal
     assert len(calls) == 200 and all(e["status"] == 200 for e in calls)
 
 
+def test_a_function_of_several_megabytes_uploads_once(small_cache_server):
+    weights = os.urandom(3_000_000)  # past the 1 MiB an idle connection may send unanswered
+
+    def weigh(i):
+        return weights[i]
+
+    async def main():
+        async with RemoteExecutor(small_cache_server.url, KEY) as executor:
+            return await executor.map(weigh, range(10)), dict(executor.stats)
+
+    values, stats = run(main())
+    assert values == list(weights[:10]) and stats["function_uploads"] == 1
+
+
 def test_many_calls_in_flight_cause_one_upload(small_cache_server):
     table = os.urandom(200_000)
 
