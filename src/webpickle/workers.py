@@ -23,6 +23,7 @@ relay streams that came from anywhere else.
 """
 
 import asyncio
+import collections
 import sys
 
 from . import _call, _pool_buffers, _pool_js, _wheel_source
@@ -335,12 +336,23 @@ class WorkerPool(BatchMixin):
         self.shutdown()
 
 
+# JS copies of the streams of the functions submitted last, by digest: repeated submit()s of one
+# function pickle it again (a change must be caught) but need not copy it out again.
+_recent_carriers = collections.OrderedDict()
+_RECENT_CARRIERS = 8
+
+
 def _function_carrier(pickled):
-    """The function's stream as a JS Uint8Array, made once per FunctionStream: a map's calls share it."""
+    """The function's stream as a JS Uint8Array, made once per FunctionStream (a map's calls share
+    it) and reused by the next FunctionStreams of the same digest."""
     from pyodide.ffi import to_js
 
     if pickled.carrier is None:
-        pickled.carrier = to_js(pickled.stream)
+        carrier = _recent_carriers.pop(pickled.digest, None)
+        pickled.carrier = carrier if carrier is not None else to_js(pickled.stream)
+        _recent_carriers[pickled.digest] = pickled.carrier
+        if len(_recent_carriers) > _RECENT_CARRIERS:
+            _recent_carriers.popitem(last=False)
     return pickled.carrier
 
 
