@@ -115,6 +115,20 @@ test("a crashing worker fails only its task and is replaced", { timeout: SCENARI
   assert.equal(result.after, 3);
 });
 
+test("a function is posted once per worker, again after an eviction; items are read lazily", { timeout: SCENARIO_MS }, async () => {
+  const result = await scenario("send_once");
+  assert.equal(result.error, undefined, result.error);
+  assert.equal(result.mapped_right, true);
+  assert.equal(result.map_functions, 1, "one worker: the function's stream posted once for 30 calls");
+  assert.equal(result.map_function_bytes, result.stream_bytes);
+  assert.ok(result.map_payload_bytes < 30 * 200, `the calls carried ${result.map_payload_bytes} bytes of arguments`);
+  assert.deepEqual(result.evicting, [700_001, 700_000]);
+  assert.equal(result.misses, 1, "the evicted function was asked for again once");
+  assert.ok(result.read_for_20 <= 20 + 2, `${result.read_for_20} items read for 20 results`);
+  assert.equal(result.raised, "item 7");
+  assert.ok(result.read_before_error <= 7 + 1 + 2, `${result.read_before_error} items read before the error stopped it`);
+});
+
 test("1,000 tasks: none is lost", { timeout: SCENARIO_MS }, async () => {
   const result = await scenario("thousand");
   assert.equal(result.error, undefined, result.error);
