@@ -115,6 +115,22 @@ after(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+// The digest that names a function for the pool and the server (webpickle/_function_stream.py):
+// the same definitions give the same stream, and so the same digest, natively and in Pyodide.
+const DIGEST = `
+from webpickle import _function_stream
+namespace = {"__name__": "__main__"}
+exec(compile(${JSON.stringify(PRODUCER)}, "<cell>", "exec"), namespace)
+digest = _function_stream.pickle_function(namespace["make"](2), None).digest
+`;
+
+test("a function's digest is the same natively and in Pyodide", () => {
+  const native = runNative(`${DIGEST}\nprint(digest)`);
+  const pyodide = producer.runPython(`${DIGEST}\ndigest`);
+  assert.match(native, /^[0-9a-f]{64}$/);
+  assert.equal(pyodide, native);
+});
+
 test("native -> native", () => {
   const file = path.join(tmp, "native-native.pkl");
   nativeDump(file);
