@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { findWheel, mountHostDir, copyTreeIn, option, startPyodide } from "../tests/pyodide/pyodide_node.mjs";
+import { findWheel, mountHostDir, copyTreeIn, option, startPyodide } from "../tests/harness/pyodide_node.mjs";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const DIST_PACKAGES = "/usr/lib/python3/dist-packages";

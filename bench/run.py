@@ -164,6 +164,9 @@ def main(argv=None):
     not_ok = webpickle_failures(runtimes)
     for line in not_ok:
         print(f"FAILED  {line}", file=sys.stderr)
+    measured = sum(len(rt.get("items", [])) for rt in runtimes.values())
+    # The closing line ./dev test counts (tests/harness/stage_counts.py).
+    print(f"webpickle round trips: {measured - len(not_ok)} ok, {len(not_ok)} failed", flush=True)
     return 1 if failed or not_ok else 0
 
 

@@ -14,7 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT, launchChromium, makeDist, openPage, startServer } from "../../tests/workers/chromium.mjs";
-import { option } from "../../tests/pyodide/pyodide_node.mjs";
+import { option } from "../../tests/harness/pyodide_node.mjs";
 import { headline, markdown, summarize } from "./report.mjs";
 
 const CLOUDPICKLE = "/usr/lib/python3/dist-packages/cloudpickle";

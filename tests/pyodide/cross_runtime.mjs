@@ -17,7 +17,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { findWheel, projectRoot, startPyodide } from "./pyodide_node.mjs";
+import { findWheel, projectRoot, startPyodide } from "../harness/pyodide_node.mjs";
 
 // Runs in __main__ on both sides (python3 -c and Pyodide's runPython):
 // a closure (k) plus a referenced module global (scale), a dataclass

@@ -14,7 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HARNESS = Path(__file__).resolve().parents[1] / "harness"
 
 SAMPLE = textwrap.dedent('''
     import os
@@ -109,14 +109,14 @@ def test_runner_agrees_with_pytest(tmp_path):
     (tests / "sample_helper.py").write_text("VALUE = 1\n")
     shim = tmp_path / "shim"
     shim.mkdir()
-    shutil.copy(HERE / "pytest_shim.py", shim / "pytest.py")
+    shutil.copy(HARNESS / "pytest_shim.py", shim / "pytest.py")
 
     real = subprocess.run(
         [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-W",
          "ignore::pytest.PytestUnknownMarkWarning", "test_sample.py"],
         cwd=tests, capture_output=True, text=True)
     ours = subprocess.run(
-        [sys.executable, str(HERE / "runner.py"), "-v", str(tests)],
+        [sys.executable, str(HARNESS / "runner.py"), "-v", str(tests)],
         env={"PYTHONPATH": str(shim), "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True)
 

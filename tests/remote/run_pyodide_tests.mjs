@@ -9,7 +9,7 @@
 // line is "N passed, N failed"; exit status 1 on any failure.
 
 import path from "node:path";
-import { copyDebianPackage, findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
+import { copyDebianPackage, findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../harness/pyodide_node.mjs";
 import { startWebpickleServer } from "./server.mjs";
 
 const HERE = path.join(projectRoot, "tests/remote/pyodide");

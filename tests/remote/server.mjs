@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
-import { projectRoot } from "../pyodide/pyodide_node.mjs";
+import { projectRoot } from "../harness/pyodide_node.mjs";
 
 const PYTHON = path.join(projectRoot, "build/venv/bin/python");
 const START_TIMEOUT_MS = 120_000;

@@ -12,7 +12,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { copyDebianPackage, findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../pyodide/pyodide_node.mjs";
+import { copyDebianPackage, findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../harness/pyodide_node.mjs";
 
 const HERE = path.join(projectRoot, "tests/workers");
 const TEST_TIMEOUT_S = 180; // worker start-up is a few seconds on 2 busy cores; generous on purpose

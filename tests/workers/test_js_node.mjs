@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { WorkerPool } from "../../js/pool.mjs";
 import { forgetSnapshotsInMemory } from "../../js/snapshot.mjs";
-import { findWheel, projectRoot } from "../pyodide/pyodide_node.mjs";
+import { findWheel, projectRoot } from "../harness/pyodide_node.mjs";
 import { pyodideWithoutSnapshots } from "./pyodide_without_snapshots.mjs";
 
 const python = (code, input) => execFileSync("python3", ["-c", code], { input });

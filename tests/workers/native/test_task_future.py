@@ -10,10 +10,9 @@ import pytest
 
 from webpickle._task_future import TaskFuture
 
-# asyncio.run() needs a loop it can run; inside Pyodide the loop is the
-# browser's (WebLoop), where tests/workers/test_pool_pyodide.py checks the
-# same behaviour with real workers.
-pytestmark = pytest.mark.native_only(reason="asyncio.run cannot run inside Pyodide's WebLoop")
+# Natively only (this folder is not run inside Pyodide): asyncio.run() needs a
+# loop it can run, and inside Pyodide the loop is the browser's (WebLoop), where
+# tests/workers/test_pool_pyodide.py checks the same behaviour with real workers.
 
 
 def run(coroutine):

@@ -29,9 +29,9 @@ try:
 except ImportError:
     pytest = None
 if not getattr(pytest, "IS_WEBPICKLE_SHIM", False):
-    raise SystemExit("runner.py needs tests/pyodide/pytest_shim.py installed as the module "
+    raise SystemExit("runner.py needs tests/harness/pytest_shim.py installed as the module "
                      f"'pytest' (found {getattr(pytest, '__file__', 'none')}); "
-                     "run it through tests/pyodide/run_python_tests.mjs")
+                     "run it through tests/harness/run_python_tests.mjs")
 
 FIXTURES = ("tmp_path", "monkeypatch")
 XUNIT_HOOKS = ("setup_module", "teardown_module", "setup_function", "teardown_function",

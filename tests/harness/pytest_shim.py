@@ -25,7 +25,7 @@ SUPPORTED = ("raises", "mark.parametrize", "mark.skipif", "mark.native_only",
 def _unsupported(what):
     return AttributeError(
         f"{what} is not provided by the Pyodide pytest shim "
-        f"(tests/pyodide/pytest_shim.py); supported: {', '.join(SUPPORTED)}. "
+        f"(tests/harness/pytest_shim.py); supported: {', '.join(SUPPORTED)}. "
         f"Use only that subset in tests/python, or extend the shim.")
 
 

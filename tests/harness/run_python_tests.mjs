@@ -1,6 +1,6 @@
 // Run tests/python inside Pyodide (Node), with our wheel installed.
 //
-//   bash wasm/toolchain.sh run node tests/pyodide/run_python_tests.mjs [--wheel PATH] [-k SUBSTRING] [-v]
+//   bash wasm/toolchain.sh run node tests/harness/run_python_tests.mjs [--wheel PATH] [-k SUBSTRING] [-v]
 //
 // --tests DIR runs another folder than tests/python (it is mounted too).
 //
@@ -23,7 +23,7 @@ async function main(argv) {
   const testsDir = path.join(projectRoot, "tests");
   const pythonTests = path.resolve(option(argv, "--tests") ?? path.join(testsDir, "python"));
   if (!fs.existsSync(pythonTests)) throw new Error(`test folder ${pythonTests} does not exist`);
-  const here = path.join(testsDir, "pyodide");
+  const harness = path.join(testsDir, "harness");
   console.log(`wheel: ${wheel}`);
 
   const { pyodide, loadMs, wheelMs } = await startPyodide(wheel, {
@@ -38,7 +38,7 @@ async function main(argv) {
   if (!pythonTests.startsWith(testsDir + path.sep)) mountHostDir(pyodide, pythonTests);
   // The shim becomes the module `pytest`, in site-packages like the real one.
   const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
-  pyodide.FS.writeFile(`${sitePackages}/pytest.py`, fs.readFileSync(path.join(here, "pytest_shim.py")));
+  pyodide.FS.writeFile(`${sitePackages}/pytest.py`, fs.readFileSync(path.join(harness, "pytest_shim.py")));
   if (fs.existsSync(DEBIAN_PACKAGING)) {
     copyTreeIn(pyodide, DEBIAN_PACKAGING, `${PACKAGING_DIR}/packaging`);
   } else {
@@ -46,7 +46,7 @@ async function main(argv) {
       "check_wheel_tag.py will fail");
   }
 
-  const args = [pythonTests, path.join(here, "check_wheel_tag.py")];
+  const args = [pythonTests, path.join(testsDir, "pyodide", "check_wheel_tag.py")];
   if (keyword) args.unshift("-k", keyword);
   if (argv.includes("-v")) args.unshift("-v");
   pyodide.globals.set("runner_args", pyodide.toPy(args));
@@ -63,7 +63,7 @@ async function main(argv) {
     // SystemExit (bad arguments, missing shim) becomes a message and status 2.
     return pyodide.runPython(`
 import sys
-sys.path.insert(0, ${JSON.stringify(here)})
+sys.path.insert(0, ${JSON.stringify(harness)})
 try:
     import runner
     status = runner.main(list(runner_args), on_progress)

@@ -78,7 +78,7 @@ export function prepareAsyncTests(pyodide, testDir) {
   mountHostDir(pyodide, testDir);
   const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
   for (const [file, source] of [["pytest.py", "pytest_shim.py"], ["async_runner.py", "async_runner.py"]]) {
-    pyodide.FS.writeFile(`${sitePackages}/${file}`, fs.readFileSync(path.join(projectRoot, "tests/pyodide", source)));
+    pyodide.FS.writeFile(`${sitePackages}/${file}`, fs.readFileSync(path.join(projectRoot, "tests/harness", source)));
   }
 }
 
