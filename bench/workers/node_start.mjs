@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { WorkerPool } from "../../js/pool.mjs";
 import { forgetSnapshotsInMemory } from "../../js/snapshot.mjs";
-import { findWheel, option, projectRoot } from "../../tests/pyodide/pyodide_node.mjs";
+import { findWheel, option, projectRoot } from "../../tests/harness/pyodide_node.mjs";
 
 const PYODIDE = path.join(projectRoot, "node_modules/pyodide/");
 const NEW = "webpickle";
