@@ -45,13 +45,13 @@ def test_memo_is_kept_between_dumps_until_cleared():
     pickler = webpickle.Pickler(buffer)
     pickler.dump(shared)
     pickler.dump(shared)
-    buffer.seek(0)
-    unpickler = pickle.Unpickler(buffer)
-    first, second = unpickler.load(), unpickler.load()
-    assert first is second
     pickler.clear_memo()
     pickler.dump(shared)
-    assert len(buffer.getvalue()) > 0
+    buffer.seek(0)
+    unpickler = pickle.Unpickler(buffer)
+    first, second, third = unpickler.load(), unpickler.load(), unpickler.load()
+    assert first is second  # the second dump referred to the first one's memo entry
+    assert third == shared and third is not first  # after clear_memo, written anew
 
 
 def test_memo_reads_as_ids_to_index_and_object():
