@@ -18,6 +18,8 @@ import time
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
+from timed_readline import readline_within  # noqa: E402  (after the path set-up above)
 
 
 class Demo:
@@ -30,10 +32,13 @@ class Demo:
         self.output = ""
         deadline = time.monotonic() + 90
         while "#token=" not in self.output:
-            line = self.process.stdout.readline()
-            if not line or time.monotonic() > deadline:
+            try:
+                line = readline_within(self.process.stdout, max(0.0, deadline - time.monotonic()), "output")
+            except TimeoutError:
+                line = ""
+            if not line:
                 self.stop()
-                pytest.fail(f"serve.py --remote printed no token URL:\n{self.output}")
+                pytest.fail(f"serve.py --remote printed no token URL within 90 s:\n{self.output}")
             self.output += line
         self.port = int(re.search(r"serving at http://127\.0\.0\.1:(\d+)/", self.output)[1])
         self.token = re.search(r"#token=(\S+)", self.output)[1]
@@ -117,7 +122,7 @@ def test_without_remote_there_is_nothing_to_trade():
     process = subprocess.Popen([sys.executable, str(ROOT / "demo/serve.py"), "--port", "0", "--no-browser"],
                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        port = int(re.search(r":(\d+)/", process.stdout.readline())[1])
+        port = int(re.search(r":(\d+)/", readline_within(process.stdout, 60, "URL from serve.py"))[1])
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("POST", "/api/session", body="{}", headers={"Content-Type": "application/json"})
         response = connection.getresponse()

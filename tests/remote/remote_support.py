@@ -21,6 +21,8 @@ from pathlib import Path
 from webpickle import _signing
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
+from timed_readline import readline_within  # noqa: E402  (after the path set-up above)
 START_TIMEOUT_S = 120
 CALL_TIMEOUT_S = 120
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0-test-key"  # what the key file holds
@@ -59,12 +61,10 @@ class Server:
         self.host, self.port = parts.hostname, parts.port
 
     def _read_url(self):
-        deadline = time.monotonic() + START_TIMEOUT_S
-        line = ""
-        while time.monotonic() < deadline and not line:
-            line = self.process.stdout.readline()  # blocks until the line, or EOF if it failed
-            if not line and self.process.poll() is not None:
-                break
+        try:
+            line = readline_within(self.process.stdout, START_TIMEOUT_S, "'listening on' line from the server")
+        except TimeoutError:
+            line = ""  # reported below with the server's log
         prefix = "webpickle server listening on "
         if not line.startswith(prefix):
             self.stop()

@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 import os
+import socket
 import sys
 
 import pytest
@@ -173,11 +174,15 @@ def test_a_payload_over_max_body_raises_payload_too_large(server):
 
 def test_unreachable_server_and_bad_arguments():
     async def main():
-        async with RemoteExecutor("http://127.0.0.1:9/", KEY) as executor:  # the discard port: nothing listens
+        async with RemoteExecutor(f"http://127.0.0.1:{port}/", KEY) as executor:
             await executor.submit(len, "x")
 
-    with pytest.raises(RemoteError, match="could not reach the server"):
-        run(main())
+    # A port bound by this test but not listening: connections to it are refused.
+    with socket.socket() as bound_not_listening:
+        bound_not_listening.bind(("127.0.0.1", 0))
+        port = bound_not_listening.getsockname()[1]
+        with pytest.raises(RemoteError, match="could not reach the server"):
+            run(main())
     with pytest.raises(ValueError, match="url must be the server's http"):
         RemoteExecutor("ftp://example/", KEY)
     with pytest.raises(ValueError, match="at least 16"):

@@ -18,7 +18,7 @@ import time
 import pytest
 
 import webpickle
-from remote_support import KEY, ROOT, Server, run
+from remote_support import KEY, ROOT, Server, readline_within, run
 from webpickle.remote import RemoteExecutor, RemoteWorkerCrashedError
 
 webpickle.register_pickle_by_value(sys.modules[__name__])
@@ -30,7 +30,8 @@ def cluster():
     process = subprocess.Popen([sys.executable, str(ROOT / "tests/remote/dask_cluster.py"), "2"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        line = process.stdout.readline()  # the helper prints it once its workers are up
+        # The helper prints it once its workers are up.
+        line = readline_within(process.stdout, CLUSTER_START_TIMEOUT_S, "scheduler address from dask_cluster.py")
         assert line, "the LocalCluster did not start"
         yield json.loads(line)["scheduler"]
     finally:
