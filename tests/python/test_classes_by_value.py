@@ -243,21 +243,49 @@ print(webpickle.dumps([ns[name] for name in ("Square", "Point", "Color", "Base",
 """
 
 
-@pytest.mark.native_only(reason="compares two fresh interpreters with different hash seeds")
-def test_same_definitions_give_the_same_bytes_in_two_processes():
+HASH_SEEDS = ("1", "2", "3", "4", "5")
+
+
+def outputs_under_hash_seeds(code, stdin):
+    """What `code` prints in fresh interpreters, one per seed of HASH_SEEDS."""
     import os
     import subprocess
     import sys
 
     outputs = []
-    for seed in ("1", "2"):
+    for seed in HASH_SEEDS:
         done = subprocess.run(
-            [sys.executable, "-c", DETERMINISM], input=CELL, capture_output=True, text=True,
+            [sys.executable, "-c", code], input=stdin, capture_output=True, text=True,
             env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120,
         )
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
-    assert outputs[0] == outputs[1]
+    return outputs
+
+
+@pytest.mark.native_only(reason="compares fresh interpreters with different hash seeds")
+def test_same_definitions_give_the_same_bytes_in_two_processes():
+    outputs = outputs_under_hash_seeds(DETERMINISM, CELL)
+    assert outputs == [outputs[0]] * len(HASH_SEEDS)
+
+
+SETS_OF_STRINGS = r"""
+import sys, webpickle
+words = [f"w{i}" for i in range(40)] + ["", "a", "\u00e9t\u00e9", "\U0001f600"]
+cell = {"__name__": "__main__"}
+exec("class Tagged:\n    tags = {'x', 'y', 'z', 'alpha', 'beta'}\n", cell)
+values = [set(words), frozenset(words), {frozenset(words[:5]), frozenset(words[5:9])}, cell["Tagged"]]
+# Printed with the iteration order, which differs between seeds, to show the test sees different orders.
+print(webpickle.dumps(values).hex(), list(set(words))[:3], file=sys.stdout)
+"""
+
+
+@pytest.mark.native_only(reason="compares fresh interpreters with different hash seeds")
+def test_sets_and_frozensets_of_strings_give_the_same_bytes_under_any_hash_seed():
+    outputs = [line.split(" ", 1) for line in outputs_under_hash_seeds(SETS_OF_STRINGS, "")]
+    streams, orders = [stream for stream, _ in outputs], {order for _, order in outputs}
+    assert len(orders) > 1, "the seeds gave the same set order: the test would not see a difference"
+    assert streams == [streams[0]] * len(HASH_SEEDS)
 
 
 ECHO_BACK = """
