@@ -62,7 +62,9 @@ async function openNotebook() {
   page.on("requestfailed", (req) => {
     const error = req.failure()?.errorText;
     // Leaving a page aborts what it was still loading: that is the reload's doing, not a fault.
-    if (!(reloading && error === "net::ERR_ABORTED")) problems.push(`request failed: ${req.url()} ${error}`);
+    // A map's first error cancels its calls in flight (cell 7's server.map): their fetches abort.
+    const cancelledCall = error === "net::ERR_ABORTED" && req.method() === "POST" && new URL(req.url()).pathname === "/call";
+    if (!(reloading && error === "net::ERR_ABORTED") && !cancelledCall) problems.push(`request failed: ${req.url()} ${error}`);
   });
   await page.goto(demo.tokenUrl);
   const ready = await (await page.waitForFunction("window.notebook?.ready", null, { timeout: LOAD_MS })).jsonValue();
