@@ -231,6 +231,7 @@ export class WorkerPool {
       if (slot.task) this.#settle(slot.task, null, error);
       slot.task = null;
     }
+    if (this.#waitingForSnapshot !== null) this.#snapshots.abandon(); // terminated while its first worker made it
     this.#waitingForSnapshot = null;
     for (const task of this.#queue.splice(0)) this.#settle(task, null, error);
     this.#readyFailed(makeError(ErrorName.TERMINATED, "the pool was terminated while its workers were starting"));
@@ -240,7 +241,8 @@ export class WorkerPool {
 
   /**
    * Start every slot: from a snapshot when there is one; else the first worker
-   * makes it while the others wait for it (booting side by side on the same
+   * makes it while as many others as there are cores boot beside it as before
+   * and the rest wait for the snapshot (booting more side by side on the same
    * cores would make each slower than a restore); else as before.
    */
   async #startAll() {
@@ -251,13 +253,17 @@ export class WorkerPool {
       plan = { reason: `the snapshot could not be looked up (${describe(error)})` };
     }
     if (this.#terminated) {
-      if (plan.make) this.#snapshots.failed("the pool making it was terminated first");
+      if (plan.make) this.#snapshots.abandon();
       return;
     }
     if (plan.make) {
       this.#snapshot = { use: SnapshotUse.MADE, reason: null, bytes: null };
-      this.#waitingForSnapshot = this.#slots.slice(1);
+      const besideMaker = Math.min(this.#slots.length, defaultSize());
+      this.#waitingForSnapshot = this.#slots.slice(besideMaker);
       this.#startWorker(this.#slots[0], { mode: "make", marker: this.#snapshots.marker });
+      for (const slot of this.#slots.slice(1, besideMaker)) {
+        this.#startWorker(slot, { mode: "none", reason: "booted beside the worker making the snapshot (one per core)" });
+      }
       for (const slot of this.#waitingForSnapshot) this.#spawn(slot); // their scripts load meanwhile
       return;
     }

@@ -103,7 +103,7 @@ export class SnapshotSource {
     this.#key = await sha256Hex(new TextEncoder().encode(identity));
     this.#cache = persistentCache(this.#options.cache);
     let found = inMemory.get(this.#key);
-    if (found instanceof Promise) found = await found;
+    while (found instanceof Promise) found = (await found) ?? inMemory.get(this.#key); // null: abandoned, look again
     if (found?.bytes) return { bytes: found.bytes, use: found.use === SnapshotUse.FROM_CACHE ? found.use : SnapshotUse.RESTORED };
     if (found?.failed) return { reason: found.failed };
     // Other pools asking meanwhile wait for this one's snapshot instead of making their own.
@@ -134,6 +134,14 @@ export class SnapshotSource {
     const entry = { failed: reason };
     if (this.#key) inMemory.set(this.#key, entry);
     this.#making?.resolve(entry);
+    this.#making = null;
+  }
+
+  /** The pool making the snapshot ended first: pools waiting for it look again (one of them makes it). */
+  abandon() {
+    if (!this.#making) return;
+    inMemory.delete(this.#key);
+    this.#making.resolve(null);
     this.#making = null;
   }
 

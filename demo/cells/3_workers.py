@@ -6,8 +6,9 @@ from webpickle.workers import WorkerPool
 n = nb.workers()
 ready_from = time.perf_counter()
 async with WorkerPool(n) as pool:  # waits until every worker has loaded Pyodide
-    # The page's first pool makes a snapshot of a fresh Pyodide and keeps it
-    # (Cache Storage); every other worker, and later runs, restore it.
+    # The page's first pool makes a snapshot of a fresh Pyodide (one worker per
+    # core boots as before) and keeps it in Cache Storage; later workers and
+    # runs restore it.
     uses = [worker["snapshot"] for worker in pool.stats["workers"]]
     how = ", ".join(f"{uses.count(use)} {use}" for use in dict.fromkeys(uses))
     print(f"{n} workers ready in {time.perf_counter() - ready_from:.1f} s (snapshot: {how}; not timed below)")

@@ -295,11 +295,15 @@ test("snapshot: the first worker makes it while the others wait; they and a seco
   forgetSnapshotsInMemory();
   try {
     const options = { indexURL: PYODIDE, snapshotCache: false };
-    const { pool, fakes } = await startPool({ ...options, size: 3 }, fakeWorkers({ snapshotWith: () => "bytes-1" }));
+    // One worker per core boots (the first makes the snapshot); the rest wait for it and restore it.
+    const cores = navigator.hardwareConcurrency;
+    const { pool, fakes } = await startPool({ ...options, size: cores + 2 }, fakeWorkers({ snapshotWith: () => "bytes-1" }));
     const inits = fakes.spawned.map((f) => f.received[0].snapshot);
     assert.equal(inits[0].mode, "make");
-    assert.deepEqual(inits.slice(1).map((p) => [p.mode, text(p.bytes), p.use]), [["restore", "bytes-1", "restored"], ["restore", "bytes-1", "restored"]]);
-    assert.deepEqual(pool.stats.workers.map((w) => w.snapshot), ["made", "restored", "restored"]);
+    assert.deepEqual(inits.slice(1, cores).map((p) => p.mode), Array(cores - 1).fill("none"));
+    assert.deepEqual(inits.slice(cores).map((p) => [p.mode, text(p.bytes), p.use]), [["restore", "bytes-1", "restored"], ["restore", "bytes-1", "restored"]]);
+    assert.deepEqual(pool.stats.workers.map((w) => w.snapshot),
+      ["made", ...Array(cores - 1).fill("not used"), "restored", "restored"]);
     assert.equal(pool.stats.snapshot.use, "made");
     const second = await startPool({ ...options, size: 2 }, fakeWorkers({ snapshotWith: () => "never made" }));
     assert.deepEqual(second.fakes.spawned.map((f) => f.received[0].snapshot.mode), ["restore", "restore"]);
@@ -317,13 +321,14 @@ test("snapshot: the first worker makes it while the others wait; they and a seco
 test("snapshot: when none can be made the waiting workers start normally and stats say why", async () => {
   forgetSnapshotsInMemory();
   try {
-    const options = { indexURL: PYODIDE, snapshotCache: false, size: 2 };
+    const options = { indexURL: PYODIDE, snapshotCache: false, size: navigator.hardwareConcurrency + 1 };
     const { pool, fakes } = await startPool(options, fakeWorkers({ snapshotWith: () => ({ reason: "no makeMemorySnapshot()" }) }));
-    assert.equal(fakes.spawned[1].received[0].snapshot.mode, "none");
+    assert.equal(fakes.spawned.at(-1).received[0].snapshot.mode, "none");
+    assert.match(fakes.spawned.at(-1).received[0].snapshot.reason, /no makeMemorySnapshot/);
     assert.equal(pool.stats.snapshot.use, "not used");
     assert.match(pool.stats.snapshot.reason, /no makeMemorySnapshot/);
     const later = await startPool(options);
-    assert.deepEqual(later.fakes.spawned.map((f) => f.received[0].snapshot.mode), ["none", "none"], "not tried again");
+    assert.ok(later.fakes.spawned.every((f) => f.received[0].snapshot.mode === "none"), "not tried again");
     const off = await startPool({ ...options, snapshot: false });
     assert.match(off.pool.stats.snapshot.reason, /turned off/);
   } finally {
@@ -408,4 +413,20 @@ test("functions: a replacement worker gets the function again", async () => {
 test("functions: fn must be {digest, stream}", async () => {
   const { pool } = await startPool({ size: 1 });
   await assert.rejects(pool.call(bytes("echo:1"), { fn: { digest: 3 } }), TypeError);
+});
+
+test("snapshot: a pool terminated while making it lets the next pool make it, not wait forever", { timeout: 10_000 }, async () => {
+  forgetSnapshotsInMemory();
+  try {
+    const options = { indexURL: PYODIDE, snapshotCache: false, size: 1 };
+    const first = track(new WorkerPool({ ...options, spawn: fakeWorkers({ startWith: () => "silent", snapshotWith: () => null }).spawn }));
+    while (first.stats.snapshot.use === "pending") await new Promise((r) => setTimeout(r, 5)); // making
+    const waiting = startPool(options, fakeWorkers({ snapshotWith: () => "second" }));
+    first.terminate();
+    const { pool, fakes } = await waiting;
+    assert.equal(fakes.spawned[0].received[0].snapshot.mode, "make");
+    assert.equal(pool.stats.snapshot.use, "made");
+  } finally {
+    forgetSnapshotsInMemory();
+  }
 });

@@ -52,7 +52,9 @@ function checkBasics(result, inWorker) {
 test("a page's Python runs functions by value in a pool of two workers", { timeout: SCENARIO_MS }, async (t) => {
   const result = await scenario("basics");
   checkBasics(result, false);
-  assert.deepEqual(result.snapshot, ["made", "restored"], "the page's first pool makes the snapshot");
+  // The page's first pool makes the snapshot; its second worker boots beside (2 cores) or restores it.
+  assert.equal(result.snapshot[0], "made");
+  assert.ok(["not used", "restored"].includes(result.snapshot[1]), result.snapshot.join());
   t.diagnostic(`workers ready in ${result.ready_s.map((s) => s.toFixed(2)).join(" s, ")} s`);
 });
 

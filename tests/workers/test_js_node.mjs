@@ -78,9 +78,12 @@ test("the Pyodide in the lock file offers snapshots: the first worker made one, 
   const { snapshot, workers } = pool.stats;
   assert.equal(snapshot.use, "made", `Pyodide ${locked} no longer offers memory snapshots (${snapshot.reason}): ` +
     "see js/snapshot.mjs for the private options it relies on");
-  assert.deepEqual(workers.map((w) => [w.snapshot, w.reason]), [["made", null], ["restored", null]]);
+  // With two cores or more the second worker boots beside the first; with one it waits and restores.
+  const second = navigator.hardwareConcurrency >= 2 ? "not used" : "restored";
+  assert.deepEqual(workers.map((w) => w.snapshot), ["made", second]);
+  if (second === "not used") assert.match(workers[1].reason, /booted beside the worker making the snapshot/);
   assert.ok(snapshot.bytes > 1 << 20);
-  assert.deepEqual(ready.map((r) => r.startup.snapshot).sort(), ["made", "restored"]);
+  assert.deepEqual(ready.map((r) => r.startup.snapshot).sort(), ["made", second].sort());
 });
 
 test("a CPU loop past its timeout is interrupted; the same worker serves the next task", { timeout: 120_000 }, async () => {
