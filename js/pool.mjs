@@ -22,6 +22,8 @@ const State = Object.freeze({ STARTING: "starting", IDLE: "idle", BUSY: "busy", 
 
 /** How long an interrupted task may take to stop before its worker is replaced, by default. */
 const DEFAULT_INTERRUPT_GRACE_MS = 1000;
+/** How often an interrupt not yet answered is said again. */
+const INTERRUPT_REPEAT_MS = 50;
 
 /** Whether workers can be interrupted here: they need memory shared with this thread. */
 function interruptSupport(graceMs) {
@@ -545,15 +547,26 @@ export class WorkerPool {
       return;
     }
     slot.state = State.STOPPING;
-    Atomics.store(slot.interrupt, 0, 2); // SIGINT
+    const interrupt = slot.interrupt;
+    Atomics.store(interrupt, 0, 2); // SIGINT
     slot.port.post({ type: MessageType.STOP, id: task.id });
-    slot.graceTimer = setTimeout(() => {
+    const grace = this.#options.interruptGrace;
+    const since = performance.now();
+    // One timer (cleared like a timeout wherever the slot moves on): until the
+    // task answers, say SIGINT again now and then, since Python code that ran
+    // in the worker before the task (an asyncio callback) may have taken the
+    // first one; past the grace period, replace the worker.
+    slot.graceTimer = setInterval(() => {
       if (slot.task !== task) return;
+      if (performance.now() - since < grace) {
+        Atomics.store(interrupt, 0, 2);
+        return;
+      }
       this.#options.onWorkerError?.({ index: slot.index, error: makeError(ErrorName.TIMEOUT,
-        `the interrupted task did not stop within ${this.#options.interruptGrace} ms; worker ${slot.index} was replaced`) });
+        `the interrupted task did not stop within ${grace} ms; worker ${slot.index} was replaced`) });
       this.#replace(slot);
       this.#dispatch();
-    }, this.#options.interruptGrace);
+    }, Math.min(INTERRUPT_REPEAT_MS, grace));
   }
 
   #settle(task, value, error) {
