@@ -96,7 +96,7 @@ def main(argv):
         raise SystemExit(f"usage: stage_counts.py {{{'|'.join(KINDS)}}} LOG")
     kind, log = argv
     with open(log, encoding="utf-8", errors="replace") as file:
-        text = file.read()
+        text = re.sub(r"\x1b\[[0-9;]*m", "", file.read())  # colours (Catch2 under Node prints them)
     found = KINDS[kind](text)
     if found is None:
         print(f"no closing line of {kind} found in the output: counts unknown")
