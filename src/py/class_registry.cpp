@@ -12,14 +12,55 @@ namespace {
 
 std::vector<PyObject*> g_in_progress;  // classes whose id is being computed
 
+// Stands in for a class defined in this process when a stream sets the
+// class's state (see class_registry.hpp): attributes set or deleted on it
+// are dropped, reading any attribute gives the stand-in again (an enum
+// member's attributes are set on getattr(target, member_name)), and calling
+// it does nothing (BUILD calls the __setstate__ it finds).
+PyObject* stand_in_getattro(PyObject* self, PyObject*) { return Py_NewRef(self); }
+int stand_in_setattro(PyObject*, PyObject*, PyObject*) { return 0; }
+PyObject* stand_in_call(PyObject*, PyObject*, PyObject*) { Py_RETURN_NONE; }
+
+PyObject* stand_in() {
+    // Never destroyed: one object for the life of the process.
+    static PyObject* instance = [] {
+        PyType_Slot slots[] = {
+            {Py_tp_getattro, reinterpret_cast<void*>(stand_in_getattro)},
+            {Py_tp_setattro, reinterpret_cast<void*>(stand_in_setattro)},
+            {Py_tp_call, reinterpret_cast<void*>(stand_in_call)},
+            {Py_tp_doc, const_cast<char*>("Drops the state that streams carry for a class defined in this process.")},
+            {0, nullptr},
+        };
+        PyType_Spec spec = {"webpickle.DefinedHere", sizeof(PyObject), 0, Py_TPFLAGS_DEFAULT, slots};
+        Ref type = Ref::check(PyType_FromSpec(&spec));
+        return Ref::check(PyObject_CallNoArgs(type.get())).release();
+    }();
+    return instance;
+}
+
 struct Registry {
     Ref by_id;  // id -> class (weak values), also what streams register into
-    Ref ids;    // class -> id (weak keys), only in this process
+    Ref ids;    // class -> (id, skeleton, names sent) (weak keys), only in this process
+    Ref own;    // class defined here -> stand_in() (weak keys); streams read it
 };
 
 Ref new_instance(const char* module, const char* name) {
     Ref factory = Ref::check(PyImport_ImportModuleAttrString(module, name));
     return Ref::check(PyObject_CallNoArgs(factory.get()));
+}
+
+// module.name, made with factory() if missing (or, with replace_exact, if
+// it is exactly of the type replace_exact: a stream leaves a plain dict).
+Ref attribute_or_new(PyObject* module, const char* name, const char* factory_module, const char* factory,
+                     PyTypeObject* replace_exact = nullptr) {
+    PyObject* attr = nullptr;
+    if (PyObject_GetOptionalAttrString(module, name, &attr) < 0) raise_error();
+    Ref value = Ref::steal(attr);
+    if (!value || (replace_exact != nullptr && Py_IS_TYPE(value.get(), replace_exact))) {
+        value = new_instance(factory_module, factory);
+        if (PyObject_SetAttrString(module, name, value.get()) < 0) raise_error();
+    }
+    return value;
 }
 
 // sys.modules["__webpickle_classes__"], created if no stream created it yet.
@@ -32,19 +73,11 @@ Registry registry() {
         if (PyDict_SetItemString(runtime().sys_modules, kRegistryModule, module.get()) < 0) raise_error();
     }
     Registry r;
-    PyObject* attr = nullptr;
-    if (PyObject_GetOptionalAttrString(module.get(), "by_id", &attr) < 0) raise_error();
-    r.by_id = Ref::steal(attr);
-    if (!r.by_id) {
-        r.by_id = new_instance("weakref", "WeakValueDictionary");
-        if (PyObject_SetAttrString(module.get(), "by_id", r.by_id.get()) < 0) raise_error();
-    }
-    if (PyObject_GetOptionalAttrString(module.get(), "ids", &attr) < 0) raise_error();
-    r.ids = Ref::steal(attr);
-    if (!r.ids) {
-        r.ids = new_instance("weakref", "WeakKeyDictionary");
-        if (PyObject_SetAttrString(module.get(), "ids", r.ids.get()) < 0) raise_error();
-    }
+    r.by_id = attribute_or_new(module.get(), "by_id", "weakref", "WeakValueDictionary");
+    r.ids = attribute_or_new(module.get(), "ids", "weakref", "WeakKeyDictionary");
+    // Streams make `own` an empty dict (no call to load); a process that
+    // pickles classes needs weak keys.
+    r.own = attribute_or_new(module.get(), "own", "weakref", "WeakKeyDictionary", &PyDict_Type);
     return r;
 }
 
@@ -77,51 +110,20 @@ Ref content_digest(PyObject* cls) {
     return Ref::check(PyUnicode_Substring(hex.get(), 0, 20));
 }
 
-}  // namespace
-
-bool class_id_in_progress(PyObject* cls) {
-    return std::find(g_in_progress.begin(), g_in_progress.end(), cls) != g_in_progress.end();
+// What a receiver cannot change on the class it has: (metaclass, bases,
+// __slots__); None for type variables.
+Ref skeleton_of(PyObject* obj) {
+    if (!PyType_Check(obj)) return Ref::borrow(Py_None);
+    auto* type = reinterpret_cast<PyTypeObject*>(obj);
+    PyObject* slots = nullptr;
+    if (PyDict_GetItemRef(type->tp_dict, name_of("__slots__"), &slots) < 0) raise_error();
+    Ref owned = Ref::steal(slots);
+    return Ref::check(PyTuple_Pack(3, Py_TYPE(obj), type->tp_bases, slots ? slots : Py_None));
 }
-
-namespace {
-
-// Ids already known in this process, keyed by the class and its version
-// tag: a class modified since (or a new class at a freed one's address)
-// has another tag, so a stale entry is never used.
-struct KnownId {
-    unsigned int version;
-    Ref id;
-};
-
-std::unordered_map<PyObject*, KnownId>& known_ids() {
-    // Never destroyed: its references must not be released after the
-    // interpreter has finalized, at process exit.
-    static auto* cache = new std::unordered_map<PyObject*, KnownId>();
-    return *cache;
-}
-
-}  // namespace
-
-Ref class_id_of(PyObject* cls) {
-    // TypeVar, ParamSpec, TypeVarTuple: no version tag; the registry's ids
-    // mapping (weak keys) remembers them instead.
-    if (!PyType_Check(cls)) return compute_class_id(cls);
-    auto* type = reinterpret_cast<PyTypeObject*>(cls);
-    unsigned int version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
-    if (version != 0) {
-        auto found = known_ids().find(cls);
-        if (found != known_ids().end() && found->second.version == version) return found->second.id;
-    }
-    Ref id = compute_class_id(cls);
-    if (version != 0) known_ids()[cls] = KnownId{version, id};
-    return id;
-}
-
-namespace {
 
 // The id under which a stream registered cls in this process, if one did:
 // streams fill only by_id (id -> class), so search its values. Runs once
-// per class and version tag (class_id_of caches the answer).
+// per class and version tag (class_identity caches the answer).
 Ref registered_id(PyObject* by_id, PyObject* cls) {
     Ref items = Ref::check(PyObject_CallMethod(by_id, "items", nullptr));
     Ref pairs = Ref::check(PySequence_List(items.get()));
@@ -133,32 +135,111 @@ Ref registered_id(PyObject* by_id, PyObject* cls) {
     return Ref();
 }
 
-}  // namespace
-
-Ref compute_class_id(PyObject* cls) {
-    Registry r = registry();
-    if (Ref known = lookup(r.ids.get(), cls)) return known;
-    // A class loaded from a stream keeps the id it came with, so sending it
-    // back gives the sender its own class object again.
-    if (Ref known = registered_id(r.by_id.get(), cls)) {
-        if (PyObject_SetItem(r.ids.get(), cls, known.get()) < 0) raise_error();
-        return known;
-    }
-    Ref digest = content_digest(cls);
+// A new id for obj, a class (or type variable) made in this process.
+Ref new_id(const Registry& r, PyObject* obj) {
+    Ref digest = content_digest(obj);
     PyObject* found = nullptr;
-    if (PyObject_GetOptionalAttr(cls, runtime().s_qualname, &found) < 0) raise_error();
-    Ref qualname = found ? Ref::steal(found) : Ref::check(PyObject_GetAttr(cls, name_of("__name__")));
+    if (PyObject_GetOptionalAttr(obj, runtime().s_qualname, &found) < 0) raise_error();
+    Ref qualname = found ? Ref::steal(found) : Ref::check(PyObject_GetAttr(obj, name_of("__name__")));
     // Distinct live classes with the same content (made by one factory) take
     // the next free number; the first one gets none.
     for (long n = 0;; ++n) {
         Ref id = n == 0 ? Ref::check(PyUnicode_FromFormat("%U-%U", qualname.get(), digest.get()))
                         : Ref::check(PyUnicode_FromFormat("%U-%U-%ld", qualname.get(), digest.get(), n));
         Ref holder = lookup(r.by_id.get(), id.get());
-        if (holder && holder.get() != cls) continue;
-        if (PyObject_SetItem(r.by_id.get(), id.get(), cls) < 0) raise_error();
-        if (PyObject_SetItem(r.ids.get(), cls, id.get()) < 0) raise_error();
+        if (holder && holder.get() != obj) continue;
+        if (PyObject_SetItem(r.by_id.get(), id.get(), obj) < 0) raise_error();
+        if (PyType_Check(obj) && PyObject_SetItem(r.own.get(), obj, stand_in()) < 0) raise_error();
         return id;
     }
+}
+
+struct Record {
+    Ref id;
+    Ref skeleton;
+    Ref sent;  // frozenset of the attribute names streams of this id have set
+};
+
+// obj's id and what was sent under it, from the registry; a new id if obj
+// is new to it or its skeleton changed.
+Record identify(const Registry& r, PyObject* obj) {
+    Record record{Ref(), skeleton_of(obj), Ref()};
+    Ref entry = lookup(r.ids.get(), obj);
+    if (entry && objects_equal(PyTuple_GET_ITEM(entry.get(), 1), record.skeleton.get())) {
+        record.id = Ref::borrow(PyTuple_GET_ITEM(entry.get(), 0));
+        record.sent = Ref::borrow(PyTuple_GET_ITEM(entry.get(), 2));
+        return record;
+    }
+    // A class loaded from a stream keeps the id it came with, so sending it
+    // back gives the sender its own class object again.
+    if (!entry) record.id = registered_id(r.by_id.get(), obj);
+    if (!record.id) record.id = new_id(r, obj);
+    record.sent = Ref::check(PyFrozenSet_New(nullptr));
+    return record;
+}
+
+void remember(const Registry& r, PyObject* obj, const Record& record) {
+    Ref entry = Ref::check(PyTuple_Pack(3, record.id.get(), record.skeleton.get(), record.sent.get()));
+    if (PyObject_SetItem(r.ids.get(), obj, entry.get()) < 0) raise_error();
+}
+
+// Ids already known in this process, keyed by the class and its version
+// tag: a class modified since (or a new class at a freed one's address)
+// has another tag, so a stale entry is never used.
+struct KnownIdentity {
+    unsigned int version;
+    PyTypeObject* metaclass;  // assigning __class__ keeps the version tag
+    ClassIdentity identity;
+};
+
+std::unordered_map<PyObject*, KnownIdentity>& known_identities() {
+    // Never destroyed: its references must not be released after the
+    // interpreter has finalized, at process exit.
+    static auto* cache = new std::unordered_map<PyObject*, KnownIdentity>();
+    return *cache;
+}
+
+}  // namespace
+
+bool class_id_in_progress(PyObject* cls) {
+    return std::find(g_in_progress.begin(), g_in_progress.end(), cls) != g_in_progress.end();
+}
+
+Ref class_id_of(PyObject* obj) {
+    // No version tag: the registry's ids mapping (weak keys) remembers them.
+    Registry r = registry();
+    Record record = identify(r, obj);
+    remember(r, obj, record);
+    return record.id;
+}
+
+ClassIdentity class_identity(PyObject* cls, PyObject* names) {
+    auto* type = reinterpret_cast<PyTypeObject*>(cls);
+    unsigned int version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
+    if (version != 0) {
+        auto found = known_identities().find(cls);
+        if (found != known_identities().end() && found->second.version == version &&
+            found->second.metaclass == Py_TYPE(cls))
+            return found->second.identity;
+    }
+    Registry r = registry();
+    Record record = identify(r, cls);
+    // Every name sent under this id, so that a later stream can delete
+    // the attributes the class lost on the receivers that have them.
+    Ref all = Ref::check(PyFrozenSet_New(record.sent.get()));
+    Ref current = Ref::check(PyFrozenSet_New(names));
+    Ref sent = Ref::check(PyNumber_Or(all.get(), current.get()));
+    Ref gone = Ref::check(PyNumber_Subtract(sent.get(), current.get()));
+    record.sent = sent;
+    remember(r, cls, record);
+    ClassIdentity identity{record.id, Ref()};
+    if (PySet_GET_SIZE(gone.get()) > 0) {
+        Ref sorted = Ref::check(PySequence_List(gone.get()));
+        if (PyList_Sort(sorted.get()) < 0) raise_error();
+        identity.removed = Ref::check(PyList_AsTuple(sorted.get()));
+    }
+    if (version != 0) known_identities()[cls] = KnownIdentity{version, Py_TYPE(cls), identity};
+    return identity;
 }
 
 }  // namespace webpickle::py

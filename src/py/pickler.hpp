@@ -102,6 +102,8 @@ private:
 Ref find_module_name(PyObject* obj, PyObject* name, bool raise_errors);
 
 struct FunctionParts;
+struct ClassState;
+using NamedValues = std::vector<std::pair<Ref, Ref>>;
 
 class Pickler {
 public:
@@ -224,11 +226,17 @@ public:
 private:
     void write_class_skeleton(PyObject* cls);
     void write_enum_skeleton(PyObject* cls);
-    void write_class_attributes(PyObject* cls, bool is_enum);
+    void write_class_state(PyObject* cls, std::uint32_t index, const ClassState& state, PyObject* lost);
+    void write_class_attributes(PyObject* cls, std::uint32_t target, const NamedValues& items);
+    void write_lost_attributes(std::uint32_t index, std::uint32_t target, PyObject* lost);
+    void write_member_attributes(PyObject* cls, std::uint32_t target, const NamedValues& members);
+    template <typename WriteRest>
+    void write_map_over_target(PyObject* function, const char* function_name, std::uint32_t target,
+                               WriteRest&& write_rest);
     void write_abc_registrations(PyObject* cls, std::uint32_t index);
     void push_registry_setdefault();
     void save_class_attribute(PyObject* cls, PyObject* name, PyObject* value);
-    void write_attributes_by_setattr(PyObject* cls, const std::vector<std::pair<Ref, Ref>>& items);
+    void write_attributes_by_setattr(PyObject* cls, std::uint32_t target, const NamedValues& items);
     void write_registry_part(int part);
     void write_class_registry_expression();
     void write_function_state(const FunctionParts& parts);

@@ -1,75 +1,31 @@
 // Classes by value. A class is written as
-//   candidate = metaclass(name, bases, {__module__, __qualname__, __slots__, ...})
-//               (enums: EnumBase(name, members, module=..., qualname=...))
-//   list(map(setattr, itertools.repeat(candidate), names, values))
-//   cls = registry.setdefault(class_id, candidate)      (see class_registry.hpp)
-// and the memo slot of the class is then overwritten with cls, so that every
-// later reference in the stream is to the registered class.
+//   cls = registry.by_id.setdefault(class_id, metaclass(name, bases, {__module__, __qualname__, __slots__, ...}))
+//         (enums: metaclass(name, bases, namespace holding the members))
+//   target = registry.own.get(cls, cls)
+//   BUILD target with (None, {name: value})      (or list(map(setattr, repeat(target), names, values)))
+//   list(map(delattr, repeat(target), frozenset.intersection(lost_names, vars(cls))))   (rarely)
+// (see class_registry.hpp): the class is registered before its state is
+// set, so that the methods' __class__ cells and every later reference in
+// the stream are to the registered class, and the state goes to it.
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "by_value_policy.hpp"
 #include "class_registry.hpp"
+#include "class_state.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
 namespace {
 
-// Attributes that type() makes by itself or that are caches.
-const char* const kImplicitAttributes[] = {
-    "__dict__",          "__weakref__",         "__module__",      "__qualname__", "__slots__",
-    "__orig_bases__",    "__type_params__",     "__annotations_cache__", "__classdictcell__",
-    "__classcell__",     "_abc_impl",
-};
-
-// Attributes enum's machinery computes when it builds an enum class.
-const char* const kEnumInternals[] = {
-    "_generate_next_value_", "_member_map_",   "_member_names_",  "_member_type_", "_value2member_map_",
-    "_new_member_",          "_use_args_",     "_hashable_values_", "_unhashable_values_",
-    "_unhashable_values_map_", "_value_repr_", "__new__",         "_singles_mask_", "_all_bits_",
-    "_flag_mask_",           "_inverted_",     "_boundary_",      "__init__",
-};
-
-// A set of interned names, built once from a list of literals. Class
-// dictionary keys are interned, so membership is a scan of a dozen pointers
-// (cheaper than hashing, in wasm above all), with a comparison fallback for
-// the rare key that is not interned.
-class NameSet {
-public:
-    template <std::size_t N>
-    explicit NameSet(const char* const (&names)[N]) {
-        for (const char* name : names) names_.push_back(name_of(name));
-    }
-    bool contains(PyObject* key) const {
-        for (PyObject* name : names_)
-            if (name == key) return true;
-        if (PyUnicode_CHECK_INTERNED(key)) return false;
-        for (PyObject* name : names_)
-            if (PyUnicode_Compare(key, name) == 0) return true;
-        return false;
-    }
-
-private:
-    std::vector<PyObject*> names_;
-};
-
 Ref attribute(PyObject* obj, const char* name) { return Ref::check(PyObject_GetAttr(obj, name_of(name))); }
 
-bool is_enum_class(PyObject* cls) {
-    int result = PyObject_IsInstance(cls, stdlib_attr("enum", "EnumType"));
-    if (result < 0) raise_error();
-    return result != 0;
-}
-
-// Slot and __dict__ descriptors that type() creates from __slots__: their
-// type and owner read from the descriptor itself (every class attribute
-// passes here).
-bool is_own_descriptor(PyObject* cls, PyObject* value) {
-    PyTypeObject* type = Py_TYPE(value);
-    if (type != &PyMemberDescr_Type && type != &PyGetSetDescr_Type) return false;
-    return reinterpret_cast<PyObject*>(reinterpret_cast<PyDescrObject*>(value)->d_type) == cls;
+// Memo keys for the registry's methods that streams look up once each.
+PyObject* own_get_key() {
+    static PyObject* key = PyBaseObject_Type.tp_alloc(&PyBaseObject_Type, 0);
+    return key;
 }
 
 }  // namespace
@@ -81,27 +37,32 @@ void Pickler::save_class(PyObject* cls) {
         save_global(cls, nullptr);
         return;
     }
-    bool is_enum = is_enum_class(cls);
+    ClassState state = ClassState::of(cls);
+    ClassIdentity identity;
+    if (class_id_in_progress(cls)) identity.id = Ref::check(PyUnicode_FromString(""));
+    else identity = class_identity(cls, state.names().get());
+    Ref lost = state.take_removed(identity.removed.get());
+    push_registry_setdefault();
+    save(identity.id.get());
     try {
-        if (is_enum) write_enum_skeleton(cls);
+        if (state.is_enum) write_enum_skeleton(cls);
         else write_class_skeleton(cls);
     } catch (PythonError&) {
         note_current_error("when serializing class %R", cls);
         throw;
     }
+    writer_.opcode(op::TUPLE2);
+    writer_.opcode(op::REDUCE);
     std::uint32_t index = session_.memo_add(cls);
-    writer_.memo_put(index);
-    writer_.opcode(op::POP);
+    writer_.memo_put(index);  // the class stays on the stack: what save() leaves
     session_.namespaces().emplace(reinterpret_cast<PyTypeObject*>(cls)->tp_dict, cls);
-    write_class_attributes(cls, is_enum);
+    write_class_state(cls, index, state, lost.get());
     write_abc_registrations(cls, index);
-    write_class_registration(cls, index);
 }
 
 void Pickler::write_class_skeleton(PyObject* cls) {
     save(reinterpret_cast<PyObject*>(Py_TYPE(cls)));  // the metaclass
     Ref name = attribute(cls, "__name__");
-    Ref bases = attribute(cls, "__bases__");
     Ref namespace_ = Ref::check(PyDict_New());
     PyObject* dict = reinterpret_cast<PyTypeObject*>(cls)->tp_dict;
     // What type() must see when the class is made: the rest is set after.
@@ -113,13 +74,25 @@ void Pickler::write_class_skeleton(PyObject* cls) {
         Ref owned = Ref::steal(value);
         if (PyDict_SetItemString(namespace_.get(), key, value) < 0) raise_error();
     }
+    bool typed_dict = is_typed_dict(cls);
+    if (typed_dict) {
+        auto [key, annotations] = typed_dict_own_annotations(cls);
+        if (key && PyDict_SetItem(namespace_.get(), key.get(), annotations.get()) < 0) raise_error();
+    }
     save(name.get());
-    save(bases.get());
+    if (typed_dict) {
+        // What the class statement passed: types.resolve_bases(__orig_bases__).
+        save_global_as(stdlib_attr("types", "resolve_bases"), "types", "resolve_bases");
+        save(attribute(cls, "__orig_bases__").get());
+        writer_.opcode(op::TUPLE1);
+        writer_.opcode(op::REDUCE);
+    } else {
+        save(attribute(cls, "__bases__").get());
+    }
     save(namespace_.get());
     writer_.opcode(op::TUPLE3);
     writer_.opcode(op::REDUCE);
 }
-
 void Pickler::write_enum_skeleton(PyObject* cls) {
     // metaclass(name, bases, ns), ns = metaclass.__prepare__(name, bases)
     // filled with __module__, __qualname__ and the members (aliases
@@ -158,43 +131,26 @@ void Pickler::write_enum_skeleton(PyObject* cls) {
     writer_.opcode(op::REDUCE);
 }
 
-void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
-    PyObject* dict = reinterpret_cast<PyTypeObject*>(cls)->tp_dict;
-    Ref member_map = is_enum ? attribute(cls, "_member_map_") : Ref();
-    std::vector<std::pair<Ref, Ref>> items;
-    Py_ssize_t pos = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(dict, &pos, &key, &value)) {
-        if (!PyUnicode_Check(key)) continue;
-        static const NameSet implicit(kImplicitAttributes);
-        static const NameSet enum_internals(kEnumInternals);
-        if (implicit.contains(key)) continue;
-        if (is_enum) {
-            if (enum_internals.contains(key)) continue;
-            int member = PyDict_Contains(member_map.get(), key);
-            if (member < 0) raise_error();
-            if (member) continue;
-        }
-        if (is_own_descriptor(cls, value)) continue;
-        Ref name = Ref::borrow(key);
-        // type stores __annotate__ as __annotate_func__ (PEP 649); setattr maps it back.
-        static PyObject* const annotate_func = name_of("__annotate_func__");
-        static PyObject* const doc = name_of("__doc__");
-        if (key == annotate_func || (!PyUnicode_CHECK_INTERNED(key) && PyUnicode_Compare(key, annotate_func) == 0))
-            name = Ref::borrow(name_of("__annotate__"));
-        if (value == Py_None && (key == doc || (!PyUnicode_CHECK_INTERNED(key) && PyUnicode_Compare(key, doc) == 0)))
-            continue;
-        items.emplace_back(name, Ref::borrow(value));
+void Pickler::write_class_state(PyObject* cls, std::uint32_t index, const ClassState& state, PyObject* lost) {
+    if (state.attributes.empty() && state.member_attributes.empty() && lost == nullptr) return;
+    // target = own.get(cls, cls)
+    if (!memo_get_if_present(own_get_key())) {
+        write_global_by_name(kRegistryModule, "own.get");
+        memoize(own_get_key());
     }
-    if (items.empty()) return;
-    // By name, not in dict order: a class rebuilt from a stream has its
-    // attributes in another order (type() puts __doc__ first, for one), and
-    // must pickle to the same bytes, and the same class id, as the original.
-    std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
-        int order = PyUnicode_Compare(a.first.get(), b.first.get());
-        if (order == -1 && PyErr_Occurred()) PyErr_Clear();  // names are str: cannot fail
-        return order < 0;
-    });
+    writer_.memo_get(index);
+    writer_.memo_get(index);
+    writer_.opcode(op::TUPLE2);
+    writer_.opcode(op::REDUCE);
+    std::uint32_t target = session_.memo_reserve();
+    writer_.memo_put(target);
+    writer_.opcode(op::POP);
+    if (!state.attributes.empty()) write_class_attributes(cls, target, state.attributes);
+    if (lost != nullptr) write_lost_attributes(index, target, lost);
+    write_member_attributes(cls, target, state.member_attributes);
+}
+
+void Pickler::write_class_attributes(PyObject* cls, std::uint32_t target, const NamedValues& items) {
     // BUILD (None, {name: value}): the unpickler setattr()s each item on the
     // class, with no global lookup (the costly part of loading; figures in
     // bench/README.md, "Measured reasons").
@@ -203,10 +159,10 @@ void Pickler::write_class_attributes(PyObject* cls, bool is_enum) {
     int has_setstate = PyObject_HasAttrWithError(cls, name_of("__setstate__"));
     if (has_setstate < 0) raise_error();
     if (has_setstate) {
-        write_attributes_by_setattr(cls, items);
+        write_attributes_by_setattr(cls, target, items);
         return;
     }
-    writer_.memo_get(session_.memo_find(cls));
+    writer_.memo_get(target);
     writer_.none();
     writer_.opcode(op::EMPTY_DICT);
     writer_.opcode(op::MARK);
@@ -229,27 +185,73 @@ void Pickler::save_class_attribute(PyObject* cls, PyObject* name, PyObject* valu
     }
 }
 
-// list(map(setattr, itertools.repeat(cls), names, values))
-void Pickler::write_attributes_by_setattr(PyObject* cls, const std::vector<std::pair<Ref, Ref>>& items) {
+// list(map(function, itertools.repeat(memo[target]), <then what write_rest adds>))
+template <typename WriteRest>
+void Pickler::write_map_over_target(PyObject* function, const char* function_name, std::uint32_t target,
+                                    WriteRest&& write_rest) {
     save_global_as(reinterpret_cast<PyObject*>(&PyList_Type), "builtins", "list");
     save_global_as(reinterpret_cast<PyObject*>(&PyMap_Type), "builtins", "map");
     writer_.opcode(op::MARK);
-    save_global_as(stdlib_attr("builtins", "setattr"), "builtins", "setattr");
+    save_global_as(function, "builtins", function_name);
     save_global_as(stdlib_attr("itertools", "repeat"), "itertools", "repeat");
-    writer_.memo_get(session_.memo_find(cls));
+    writer_.memo_get(target);
     writer_.opcode(op::TUPLE1);
     writer_.opcode(op::REDUCE);
-    writer_.opcode(op::MARK);
-    for (const auto& item : items) save(item.first.get());
-    writer_.opcode(op::TUPLE);
-    writer_.opcode(op::MARK);
-    for (const auto& item : items) save_class_attribute(cls, item.first.get(), item.second.get());
-    writer_.opcode(op::TUPLE);
+    write_rest();
     writer_.opcode(op::TUPLE);
     writer_.opcode(op::REDUCE);
     writer_.opcode(op::TUPLE1);
     writer_.opcode(op::REDUCE);
     writer_.opcode(op::POP);
+}
+
+// list(map(setattr, itertools.repeat(target), names, values))
+void Pickler::write_attributes_by_setattr(PyObject* cls, std::uint32_t target, const NamedValues& items) {
+    write_map_over_target(stdlib_attr("builtins", "setattr"), "setattr", target, [&] {
+        writer_.opcode(op::MARK);
+        for (const auto& item : items) save(item.first.get());
+        writer_.opcode(op::TUPLE);
+        writer_.opcode(op::MARK);
+        for (const auto& item : items) save_class_attribute(cls, item.first.get(), item.second.get());
+        writer_.opcode(op::TUPLE);
+    });
+}
+
+// list(map(delattr, itertools.repeat(target), frozenset.intersection(frozenset(lost), vars(cls)))):
+// attributes an earlier stream set that the class has lost since, deleted
+// where they are (a receiver may never have had them).
+void Pickler::write_lost_attributes(std::uint32_t index, std::uint32_t target, PyObject* lost) {
+    write_map_over_target(stdlib_attr("builtins", "delattr"), "delattr", target, [&] {
+        save_global_as(stdlib_attr("builtins", "frozenset.intersection"), "builtins", "frozenset.intersection");
+        Ref names = Ref::check(PyFrozenSet_New(lost));
+        save(names.get());
+        save_global_as(stdlib_attr("builtins", "vars"), "builtins", "vars");
+        writer_.memo_get(index);
+        writer_.opcode(op::TUPLE1);
+        writer_.opcode(op::REDUCE);
+        writer_.opcode(op::TUPLE2);
+        writer_.opcode(op::REDUCE);
+    });
+}
+
+// Each member with attributes of its own (set by the enum's __init__):
+// BUILD getattr(target, member_name) with {attribute: value}.
+void Pickler::write_member_attributes(PyObject* cls, std::uint32_t target, const NamedValues& members) {
+    for (const auto& [name, attributes] : members) {
+        save_global_as(runtime().builtin_getattr, "builtins", "getattr");
+        writer_.memo_get(target);
+        save(name.get());
+        writer_.opcode(op::TUPLE2);
+        writer_.opcode(op::REDUCE);
+        try {
+            save(attributes.get());
+        } catch (PythonError&) {
+            note_current_error("when serializing the attributes of member %R of enum %R", name.get(), cls);
+            throw;
+        }
+        writer_.opcode(op::BUILD);
+        writer_.opcode(op::POP);
+    }
 }
 
 // Virtual subclasses registered with an ABC: abc.ABCMeta.register(cls, sub),
@@ -283,7 +285,7 @@ void Pickler::write_abc_registrations(PyObject* cls, std::uint32_t index) {
     }
 }
 
-// cls = by_id.setdefault(class_id, candidate); memo[index] = cls
+// A type variable's registration: memo[index] = by_id.setdefault(id, memo[index])
 void Pickler::write_class_registration(PyObject* cls, std::uint32_t index) {
     Ref id = class_id_in_progress(cls) ? Ref::check(PyUnicode_FromString("")) : class_id_of(cls);
     push_registry_setdefault();
@@ -296,7 +298,7 @@ void Pickler::write_class_registration(PyObject* cls, std::uint32_t index) {
 
 // The registry's by_id.setdefault (a bound method), made in the loading
 // process if needed, once per stream:
-//   dict.setdefault(sys.modules, NAME, ModuleType(NAME) with by_id=WeakValueDictionary())
+//   dict.setdefault(sys.modules, NAME, ModuleType(NAME) with by_id=WeakValueDictionary(), own={})
 //   then the global NAME.by_id.setdefault
 // Four global lookups (each a large share of a small stream's load time:
 // bench/README.md, "Measured reasons"): the registry module is created with
@@ -324,15 +326,18 @@ void Pickler::write_registry_part(int part) {
         case 1:  // ModuleType   (then: NAME)
             write_global_by_name("types", "ModuleType");
             break;
-        default:  // (NAME) with state {'by_id': WeakValueDictionary()}; call; drop; NAME.by_id.setdefault
+        default:  // (NAME) with state {'by_id': WeakValueDictionary(), 'own': {}}; call; drop; NAME.by_id.setdefault
             writer_.opcode(op::TUPLE1);
             writer_.opcode(op::REDUCE);
             writer_.opcode(op::EMPTY_DICT);
+            writer_.opcode(op::MARK);
             save(name_of("by_id"));
             write_global_by_name("weakref", "WeakValueDictionary");
             writer_.opcode(op::EMPTY_TUPLE);
             writer_.opcode(op::REDUCE);
-            writer_.opcode(op::SETITEM);
+            save(name_of("own"));
+            writer_.opcode(op::EMPTY_DICT);
+            writer_.opcode(op::SETITEMS);
             writer_.opcode(op::BUILD);
             writer_.opcode(op::TUPLE2);
             writer_.opcode(op::REDUCE);

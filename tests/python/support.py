@@ -1,5 +1,6 @@
 """Helpers shared by the tests; stdlib only, so they run inside Pyodide too."""
 
+import contextlib
 import math
 import pickle
 import subprocess
@@ -97,3 +98,22 @@ def run_python(code, *args, isolated=True):
     if done.returncode != 0:
         raise AssertionError(f"subprocess failed ({done.returncode}):\n{done.stderr}")
     return done.stdout
+
+
+@contextlib.contextmanager
+def fresh_class_registry():
+    """This process as a receiver that never loaded a class by value.
+
+    The module in which streams register the classes they load is set aside
+    for the duration: classes loaded then are made from their streams, as in
+    a fresh interpreter (where the process's own classes would not be found).
+    """
+    name = "__webpickle_classes__"
+    saved = sys.modules.pop(name, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules[name] = saved
+        else:
+            sys.modules.pop(name, None)

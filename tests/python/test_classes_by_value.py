@@ -6,7 +6,7 @@ import pickle
 import pytest
 
 import webpickle
-from support import define_in_main, roundtrip, run_in_main, run_python
+from support import define_in_main, fresh_class_registry, roundtrip, run_in_main, run_python
 
 CELL = '''
 import abc, dataclasses, enum, typing
@@ -355,3 +355,82 @@ def test_enum_variants_rebuilt_where_they_do_not_exist():
     ns = run_in_main(ENUM_VARIANTS)
     values = [ns["Color"].RED, ns["Perm"].R | ns["Perm"].W, ns["Planet"].MARS, ns["Odd"], ns["Word"].HELLO]
     assert run_python(ENUMS_IN_FRESH_PROCESS, webpickle.dumps(values).hex()).split() == ["True"] * 10
+
+
+DEFINITIONS = '''
+import enum
+from typing import Generic, NotRequired, Required, TypedDict, TypeVar
+
+T = TypeVar("T")
+
+class Movie(TypedDict, total=False):
+    title: Required[str]
+    year: int
+
+class Rated(Movie):
+    stars: NotRequired[float]
+    votes: int
+
+class Box(TypedDict, Generic[T]):
+    content: T
+
+class IntBox(Box[int]):
+    label: str
+
+class Planet(enum.Enum):
+    EARTH = (5.97e24, 6.37e6)
+    MARS = (6.42e23, 3.39e6)
+
+    def __init__(self, mass, radius):
+        self.mass = mass
+        self.radius = radius
+        self.moons = []
+
+Planet.EARTH.moons.append("Moon")
+
+class Later:
+    pass
+
+Later.__annotations__ = {"attribute": int}
+'''
+
+CHECK_DEFINITIONS = r'''
+def check(values):
+    import typing
+    Movie, Rated, Box, IntBox, Planet, Later, mars = values
+    return [
+        (Movie.__required_keys__, Movie.__optional_keys__, Movie.__total__) == ({"title"}, {"year"}, False),
+        (Rated.__required_keys__, Rated.__optional_keys__) == ({"title", "votes"}, {"year", "stars"}),
+        Rated(title="t", votes=1) == {"title": "t", "votes": 1} and typing.is_typeddict(Rated),
+        list(typing.get_type_hints(Rated)) == ["title", "year", "stars", "votes"],
+        Box[int].__origin__ is Box and len(Box.__parameters__) == 1 and IntBox.__required_keys__ == {"content", "label"},
+        IntBox.__annotations__["label"] is str and Rated.__orig_bases__ == (Movie,),
+        (Planet.EARTH.mass, Planet.EARTH.radius, mars.mass) == (5.97e24, 6.37e6, 6.42e23),
+        mars is Planet.MARS and Planet.EARTH.moons == ["Moon"] and Planet.MARS.moons == [],
+        Later.__annotations__ == {"attribute": int},
+    ]
+'''
+
+
+def definitions():
+    ns = run_in_main(DEFINITIONS)
+    names = ("Movie", "Rated", "Box", "IntBox", "Planet", "Later")
+    return [ns[name] for name in names] + [ns["Planet"].MARS]
+
+
+def test_typed_dicts_enum_member_attributes_and_later_annotations_load_elsewhere():
+    stream = webpickle.dumps(definitions())
+    ns = {}
+    exec(CHECK_DEFINITIONS, ns)
+    with fresh_class_registry():
+        values = pickle.loads(stream)
+        # Loaded elsewhere, they pickle back to the same bytes.
+        again = webpickle.dumps(values)
+    assert ns["check"](values) == [True] * 9
+    assert again == stream
+
+
+@pytest.mark.native_only(reason="loads in a fresh interpreter in a subprocess")
+def test_typed_dicts_enum_member_attributes_and_later_annotations_in_a_fresh_interpreter():
+    code = "import pickle, sys\n" + CHECK_DEFINITIONS + "print(check(pickle.loads(bytes.fromhex(sys.argv[1]))))"
+    assert run_python(code, webpickle.dumps(definitions()).hex()).strip() == str([True] * 9)

@@ -189,12 +189,12 @@ PINS = {
     ('closure', 5): '32cbf339eec7e0ae4cf5efd8ab3bec45aee73d154f9fe71ec8dae3218b727596',
     ('recursive function', 2): '017175d39910a8e23bab4d97e5eeb72eb36d9680a992a5576e9d5fe493ab7c4c',
     ('recursive function', 5): '89de40cb14b23d5a9f608cf4e56ab3a2763e605e6cf73d3051fd7006aac812ff',
-    ('dynamic dataclass 10k', 2): '009f0ea4b3ee40899fe343ecfb20d7e1be89217628a67c1d692d8cb2fdcdb4df',
-    ('dynamic dataclass 10k', 5): '0e9052814c5e087f8fb05cee57f8adee2b3f251411bd36bd1fbf068ed48f26ec',
+    ('dynamic dataclass 10k', 2): '9af6abdca2d68d9d5c7f33b77c991fd6fd9d0099c7e294f2d1bd410c57ef88e3',
+    ('dynamic dataclass 10k', 5): 'a54e96108283bf3040cea6b2ad08fff5d37e40421c1482aecb56b9da6268990a',
     ('cell of 10 functions', 2): '0ca4557ef911fdbb04e77250d9330e2f8959ba2dc0ad1fe86d3f28e6e897cc1c',
     ('cell of 10 functions', 5): '488124576050041c5606f19f4cf4a37a25ba1f4da26c59604f1fff75f5e64886',
-    ('dispatch table', 2): '8bd4e1875760f7c6d2ece839c11479f87f7defd3c0dc180416de3ed7b0a260f8',
-    ('dispatch table', 5): 'd32e302538dc559c011398dbb8fd3e32540e62d4413d465bba8047241e2bad3c',
+    ('dispatch table', 2): '667f678c8283cfa7729ebf4bc790d1356bf1b1b07a91eae328b71dba70f1256f',
+    ('dispatch table', 5): '013cb5118548fac8dec2fd587368062b31a3a971a2f46ef373f24b3a9894a792',
 }
 
 # Streams that carry what the stdlib makes, which changes between patch
@@ -205,16 +205,16 @@ PINS = {
 ITEMS_BY_RELEASE = ("notebook cell", "special objects")
 PINS_BY_RELEASE = {
     "3.14.8": {
-        ('notebook cell', 2): 'bb02401fc3d08d5667d44b7bf8a98373aaf421aeae95a067142ed01308a54ac6',
-        ('notebook cell', 5): 'c6bc9e796bf3226c82f808b1a0f9628a87966857b3c2cf30ad6f0f1c8c4aaf45',
-        ('special objects', 2): '82b4d46d2e78b090de4d851381260c43d9ce8e95f25990157b5fbedcefbcbe8f',
-        ('special objects', 5): 'f5e91165bc829391138b3a253a57062e4b4a43ea20ee6f27e3cc8b52d870f1ad',
+        ('notebook cell', 2): '0bdb813ac45d17d8f46f5603523c10d1b518e7b15945c374e5b98d54888b203c',
+        ('notebook cell', 5): 'bf2357013513d1a5df47bf977a2e0afc12781e08e8532770ab92544b6f13822e',
+        ('special objects', 2): '81b75f4c5dec9d92e3e5e3847743f68686f3111bc12d2ff97981626537802206',
+        ('special objects', 5): '2c31c2655c2775875369852adb13697cb710923112d3e53f471ae0888242ca89',
     },
     "3.14.2": {
-        ('notebook cell', 2): '52237b0fbd77427353b3e8cad555029464f5ded778bab3cde221a64cc7bdd0ef',
-        ('notebook cell', 5): '38f2c41a480ba378c0be418062d1ebd73403c897447c28e84a273a766b123da8',
-        ('special objects', 2): '89b852f86cca30dc1579f9a37639c4f5cda5223d87f241135b06ce29b2d68921',
-        ('special objects', 5): 'fa35edb7e024c21825f4a3d4df32a84d717d7e22071b0598595131d435293125',
+        ('notebook cell', 2): '36a188efb85ad7c45d790d7f6788291598ad5052c92930908db27fc45ea7fd35',
+        ('notebook cell', 5): 'dd569ac731284f3cac6d82420c5e7b42063a669acef04cf9e332f96e4292e843',
+        ('special objects', 2): 'b66e9b9461a9f2cac3ed33a9a11da86965b197fd0bede94da7633b57346363cc',
+        ('special objects', 5): '48233a0ead8428b43a3dd88474e6cbfddbc7af3a2edaccf571c0d02b58899143',
     },
 }
 ITEMS = (*BENCH_ITEMS, "special objects", "dispatch table")

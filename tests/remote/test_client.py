@@ -10,7 +10,7 @@ import pytest
 
 import webpickle
 from webpickle import _signing
-from remote_support import KEY, run
+from remote_support import KEY, Server, run
 from webpickle.remote import PayloadTooLargeError, RemoteError, RemoteExecutor, RemoteTraceback
 
 webpickle.register_pickle_by_value(sys.modules[__name__])  # the server cannot import this module
@@ -61,6 +61,38 @@ def test_dataclasses_travel_by_value(server):
     # The server pickled our own class back: it comes home as this very class.
     assert type(back) is Record
     assert back == Record("A", 2)
+
+
+def test_a_changed_class_sent_again_runs_its_new_code(key_file, log_dir):
+    class Versioned:  # travels by value; the server process keeps it alive between calls
+        def version(self):
+            return 1
+
+    def keep(obj):
+        import builtins
+
+        builtins.kept_for_test = obj
+        return obj.version()
+
+    def check(obj):
+        import builtins
+
+        kept = builtins.kept_for_test
+        return type(kept) is type(obj), kept.version(), obj.version(), getattr(type(obj), "extra", None)
+
+    async def main():
+        async with RemoteExecutor(one_process.url, KEY) as executor:
+            first = await executor.submit(keep, Versioned())
+            Versioned.version = lambda self: 2
+            Versioned.extra = "added"
+            return first, await executor.submit(check, Versioned())
+
+    # One worker process: the second call meets the class the first one left.
+    one_process = Server(key_file, "--processes", "1", log_dir=log_dir)
+    try:
+        assert run(main()) == (1, (True, 2, 2, "added"))
+    finally:
+        one_process.stop()
 
 
 def test_map_keeps_order_with_chunks_and_reports_progress(server):

@@ -137,6 +137,32 @@ async def test_coroutine_functions_are_awaited_in_the_worker():
     assert await pool.submit(later, 41) == 42
 
 
+async def test_a_changed_class_sent_again_runs_its_new_code():
+    class Versioned:  # travels by value; the worker keeps it alive between tasks
+        def version(self):
+            return 1
+
+    def keep(obj):
+        import builtins
+
+        builtins.kept_for_test = obj
+        return obj.version()
+
+    def check(obj):
+        import builtins
+
+        kept = builtins.kept_for_test
+        return type(kept) is type(obj), kept.version(), obj.version(), getattr(type(obj), "extra", None)
+
+    async with WorkerPool(1) as pool:  # one worker: the second task meets the class the first one left
+        assert await pool.submit(keep, Versioned()) == 1
+        Versioned.version = lambda self: 2
+        Versioned.extra = "added"
+        assert await pool.submit(check, Versioned()) == (True, 2, 2, "added")
+        # The worker's class, sent back, is this process's own class again.
+        assert type(await pool.submit(lambda: __import__("builtins").kept_for_test)) is Versioned
+
+
 async def test_out_of_band_buffers_come_back():
     pool = await shared_pool()
     result = await pool.submit(lambda n: pickle.PickleBuffer(bytearray(b"\x07" * n)), 3 << 20)
