@@ -22,7 +22,8 @@ export const bytes = (string) => new TextEncoder().encode(string);
  * `spawned` (every fake started, in order), each with `received` (messages),
  * `terminated`, `running` (calls in progress, never above 1 if the pool is right).
  * `startWith(index)` says how fake number `index` answers INIT: "ready"
- * (default), a delay in ms before ready, "fail" or "silent".
+ * (default), a delay in ms before ready, a Promise (ready once it resolves),
+ * "fail" or "silent".
  */
 export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0, snapshotWith = () => "snap" } = {}) {
   const spawned = [];
@@ -59,6 +60,7 @@ export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0, snaps
           setTimeout(() => reply({ type: MessageType.READY, id: message.id, ms: 1, startup: fake.startup }),
             typeof how === "number" ? how : readyDelayMs);
         }
+        if (how instanceof Promise) how.then(() => reply({ type: MessageType.READY, id: message.id, ms: 1, startup: fake.startup }));
         if (how === "fail") reply({ type: MessageType.START_FAILED, id: message.id, error: { name: "Error", message: "no Pyodide here", stack: "" } });
         return;
       }

@@ -31,6 +31,21 @@ async function startPool(options = {}, fakes = fakeWorkers()) {
   return { pool, fakes };
 }
 
+/** Wait for `predicate()` (a state another party changes), failing with `what` after `ms`. */
+async function until(predicate, what, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** "pending" or "settled": a settled promise's reactions run before setImmediate's callback. */
+const promiseState = (promise) => Promise.race([
+  promise.then(() => "settled", () => "settled"),
+  new Promise((resolve) => setImmediate(() => resolve("pending"))),
+]);
+
 const rejectsWith = (promise, name) => assert.rejects(promise, (error) => {
   assert.ok(error instanceof Error);
   assert.equal(error.name, name, `expected ${name}, got ${error.name}: ${error.message}`);
@@ -75,14 +90,19 @@ test("start: workers start in parallel and each reports when it is ready", async
 });
 
 test("start: `ready` waits for every first worker, not for a replacement", async () => {
-  const fakes = fakeWorkers({ startWith: (i) => (i === 1 ? 400 : "ready") });
-  const pool = track(new WorkerPool({ ...OPTIONS, size: 2, spawn: fakes.spawn }));
+  let startSecond;
+  const secondStarts = new Promise((resolve) => { startSecond = resolve; });
+  const fakes = fakeWorkers({ startWith: (i) => (i === 1 ? secondStarts : "ready") });
+  const readied = [];
+  const pool = track(new WorkerPool({ ...OPTIONS, size: 2, spawn: fakes.spawn, onWorkerReady: (info) => readied.push(info.index) }));
   await rejectsWith(pool.call(bytes("crash")), ErrorName.CRASHED); // worker 0 dies and is replaced
-  await new Promise((resolve) => setTimeout(resolve, 50)); // the replacement (fake 2) is ready by now
+  await until(() => readied.length === 2, "the replacement of worker 0 getting ready");
+  assert.deepEqual(readied, [0, 0], "worker 0, then its replacement");
   assert.equal(fakes.spawned.length, 3);
-  const first = await Promise.race([pool.ready.then(() => "ready"), new Promise((r) => setTimeout(() => r("waiting"), 100))]);
-  assert.equal(first, "waiting", "worker 1 is still starting");
+  assert.equal(await promiseState(pool.ready), "pending", "worker 1 is still starting");
+  startSecond();
   await pool.ready;
+  assert.deepEqual(readied, [0, 0, 1]);
 });
 
 test("call: the reply comes back and the buffers are transferred, not copied", async () => {
@@ -119,8 +139,7 @@ test("timeout: the task fails with TimeoutError, its worker is replaced, the oth
   assert.ok(fakes.spawned[0].terminated);
   await pool.ready;
   // The replacement serves tasks too.
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(pool.workers.every((w) => w.state === "idle"));
+  await until(() => pool.workers.every((w) => w.state === "idle"), "the replacement worker getting ready");
   const many = await Promise.all(Array.from({ length: 10 }, () => pool.call(bytes("echo:x"))));
   assert.equal(many.length, 10);
   assert.ok(fakes.spawned[2].received.some((m) => m.type === MessageType.CALL));
@@ -215,8 +234,11 @@ test("spares: buffers sent home by the worker are reused by takeBuffer()", async
   assert.equal(pool.takeBuffer(100).byteLength, 100);
   pool.terminate();
   const none = await startPool({ size: 1, spareBytes: 0 });
-  none.pool.recycle([new Uint8Array(size)]);
-  assert.notEqual(none.pool.takeBuffer(size).byteLength, 0);
+  const given = new Uint8Array(size);
+  none.pool.recycle([given]);
+  const taken = none.pool.takeBuffer(size);
+  assert.equal(taken.byteLength, size);
+  assert.notEqual(taken.buffer, given.buffer, "spareBytes: 0 keeps no spare");
   none.pool.terminate();
 });
 
@@ -257,7 +279,7 @@ test("interrupt: aborting a running task interrupts it and keeps its worker", as
   const { pool, fakes } = await startPool({ size: 1 });
   const controller = new AbortController();
   const running = pool.call(bytes("loop"), { signal: controller.signal });
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  await until(() => fakes.spawned[0].running === 1, "the worker starting the task");
   controller.abort();
   await rejectsWith(running, ErrorName.ABORT);
   assert.equal(text((await pool.call(bytes("echo:next"))).payload), "next|");
@@ -310,7 +332,7 @@ test("snapshot: the first worker makes it while the others wait; they and a seco
     assert.equal(second.pool.stats.snapshot.use, "restored");
     // A replacement restores it too.
     await rejectsWith(second.pool.call(bytes("crash")), ErrorName.CRASHED);
-    while (!second.fakes.spawned[2]?.received.length) await new Promise((r) => setTimeout(r, 5));
+    await until(() => second.fakes.spawned[2]?.received.length, "the replacement worker's INIT");
     assert.equal(second.fakes.spawned[2].received[0].snapshot.mode, "restore");
   } finally {
     forgetSnapshotsInMemory();
@@ -346,7 +368,7 @@ test("snapshot cache: a directory keeps it across processes; stale and corrupt e
     fs.writeFileSync(path.join(folder, OLD), "an old build's entry");
     await startPool(options, fakeWorkers({ snapshotWith: () => "cached bytes" }));
     // Written, and the old build's entry evicted.
-    while (entries().length !== 1 || entries()[0] === OLD) await new Promise((r) => setTimeout(r, 5));
+    await until(() => entries().length === 1 && entries()[0] !== OLD, "the snapshot written and the old entry evicted");
     forgetSnapshotsInMemory(); // as a new process would
     const again = await startPool(options, fakeWorkers({ snapshotWith: () => "should not be made" }));
     assert.equal(again.pool.stats.snapshot.use, "from cache");
@@ -360,7 +382,7 @@ test("snapshot cache: a directory keeps it across processes; stale and corrupt e
     const rebuilt = await startPool(options, fakeWorkers({ snapshotWith: () => "new bytes" }));
     assert.equal(rebuilt.pool.stats.snapshot.use, "made");
     // A stale entry: the right file name, another key inside.
-    while (!fs.existsSync(file) || !fs.readFileSync(file).includes("new bytes")) await new Promise((r) => setTimeout(r, 5));
+    await until(() => fs.existsSync(file) && fs.readFileSync(file).includes("new bytes"), "the remade snapshot written");
     const key = path.basename(file).slice("webpickle-snapshot-".length, -".bin".length);
     assert.notEqual(await unpack(new Uint8Array(fs.readFileSync(file)), key), null);
     const stale = Buffer.from(fs.readFileSync(file).toString("latin1").replace(`"key":"${key}"`, `"key":"${"0".repeat(64)}"`), "latin1");
@@ -369,7 +391,7 @@ test("snapshot cache: a directory keeps it across processes; stale and corrupt e
     fs.writeFileSync(file, stale);
     const remade = await startPool(options, fakeWorkers({ snapshotWith: () => "newer bytes" }));
     assert.equal(remade.pool.stats.snapshot.use, "made");
-    while (!fs.existsSync(file) || !fs.readFileSync(file).includes("newer bytes")) await new Promise((r) => setTimeout(r, 5));
+    await until(() => fs.existsSync(file) && fs.readFileSync(file).includes("newer bytes"), "the remade snapshot written");
   } finally {
     forgetSnapshotsInMemory();
     fs.rmSync(folder, { recursive: true, force: true });
@@ -420,7 +442,7 @@ test("snapshot: a pool terminated while making it lets the next pool make it, no
   try {
     const options = { indexURL: PYODIDE, snapshotCache: false, size: 1 };
     const first = track(new WorkerPool({ ...options, spawn: fakeWorkers({ startWith: () => "silent", snapshotWith: () => null }).spawn }));
-    while (first.stats.snapshot.use === "pending") await new Promise((r) => setTimeout(r, 5)); // making
+    await until(() => first.stats.snapshot.use !== "pending", "the first pool starting to make the snapshot");
     const waiting = startPool(options, fakeWorkers({ snapshotWith: () => "second" }));
     first.terminate();
     const { pool, fakes } = await waiting;
