@@ -33,6 +33,24 @@ def run(coroutine, timeout=CALL_TIMEOUT_S):
     return asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
+def wait_until(predicate, timeout=CALL_TIMEOUT_S, what="the condition"):
+    """predicate()'s first true value, polling for it; fails naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.02)
+    return found
+
+
+async def wait_until_async(predicate, timeout=CALL_TIMEOUT_S, what="the condition"):
+    """wait_until for async test bodies: the event loop goes on (sending requests) meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        await asyncio.sleep(0.02)
+    return found
+
+
 def write_key_file(directory, key=KEY):
     path = Path(directory) / "key"
     path.write_text(key + "\n")

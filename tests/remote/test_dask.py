@@ -14,11 +14,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 import webpickle
-from remote_support import KEY, ROOT, Server, readline_within, run
+from remote_support import CALL_TIMEOUT_S, KEY, ROOT, Server, readline_within, run, wait_until_async
 from webpickle.remote import RemoteExecutor, RemoteWorkerCrashedError
 
 webpickle.register_pickle_by_value(sys.modules[__name__])
@@ -83,10 +84,20 @@ def test_a_large_argument_reaches_the_task(dask_server):
     assert run(main()) == (len(blob), blob[-3:])
 
 
-def record_pid_then_sleep(path, seconds):
+def recorded_pids(path):
+    """The pids in path, a line each (a line still being written is not one yet)."""
+    text = path.read_text() if path.exists() else ""
+    return [int(line) for line in text.split("\n")[:-1]]
+
+
+def record_pid_then_hold_first_run(path):
+    """Write this process's pid to path; the first run is then held until the test kills
+    its worker, the run after it returns its pid."""
     with open(path, "a") as file:
         file.write(f"{os.getpid()}\n")
-    time.sleep(seconds)
+    if len(recorded_pids(Path(path))) == 1:
+        time.sleep(CALL_TIMEOUT_S)  # ended by the test's SIGKILL
+        raise TimeoutError(f"the test did not kill the worker running this call (pid {os.getpid()})")
     return os.getpid()
 
 
@@ -99,17 +110,14 @@ def test_a_worker_killed_mid_task_gets_the_call_retried_by_dask(dask_server, tmp
 
     async def main():
         async with RemoteExecutor(dask_server.url, KEY) as executor:
-            call = executor.submit(record_pid_then_sleep, str(record), 3)
-            deadline = time.monotonic() + 60
-            while not record.exists() and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            first = int(record.read_text().split()[0])
+            call = executor.submit(record_pid_then_hold_first_run, str(record))
+            [first] = await wait_until_async(lambda: recorded_pids(record), 60, "the call recording its pid")
             os.kill(first, signal.SIGKILL)  # the Dask worker running the call, mid-task
             neighbour = executor.submit(lambda: sum(range(1000)))
             return first, await call, await neighbour, await executor.map(abs, [-1, -2, -3])
 
     first, finished_in, neighbour, after = run(main(), timeout=240)
-    pids = [int(p) for p in record.read_text().split()]
+    pids = recorded_pids(record)
     assert len(pids) == 2 and pids[0] == first and finished_in == pids[1] != first  # run again elsewhere
     assert neighbour == sum(range(1000)) and after == [1, 2, 3]
 

@@ -2,18 +2,20 @@
 
 One server with three worker processes, each capped at 512MB: the faulty call
 runs beside two healthy ones, which must succeed, and the calls after it must
-succeed too (on a replacement process when the old one died).
+succeed too (on a replacement process when the old one died). Each test starts
+once the pool has its three processes again, so each passes alone and in any order.
 """
 
 import asyncio
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 import webpickle
-from remote_support import KEY, Server, run
+from remote_support import CALL_TIMEOUT_S, KEY, Server, run, wait_until_async
 from webpickle.remote import RemoteExecutor, RemoteWorkerCrashedError
 
 webpickle.register_pickle_by_value(sys.modules[__name__])
@@ -26,8 +28,15 @@ def pool_server(key_file, log_dir):
     running.stop()
 
 
-def slow_pid(seconds):
-    time.sleep(seconds)
+def held_pid(started, gate):
+    """Runs on the server: says it started (the file started), holds its process until
+    the test creates the file gate, then returns its pid."""
+    Path(started).touch()
+    deadline = time.monotonic() + CALL_TIMEOUT_S
+    while not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the test never created {gate}")
+        time.sleep(0.02)
     return os.getpid()
 
 
@@ -49,22 +58,24 @@ def kill_own_process():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-async def beside_healthy_calls(executor, faulty):
-    """Run faulty() while two healthy calls run in the other processes; returns
+async def beside_healthy_calls(executor, faulty, folder):
+    """Run faulty() while two healthy calls hold the other two processes; returns
     (the faulty call's exception, the healthy calls' pids)."""
-    healthy = [executor.submit(slow_pid, 1.5) for _ in range(2)]
-    await asyncio.sleep(0.3)  # the healthy calls hold two of the three processes
+    gate, started = folder / "gate", [folder / f"started-{i}" for i in range(2)]
+    healthy = [executor.submit(held_pid, str(path), str(gate)) for path in started]
+    await wait_until_async(lambda: all(path.exists() for path in started), what="two healthy calls running")
     outcome = await asyncio.gather(executor.submit(faulty), return_exceptions=True)
+    gate.touch()
     pids = await asyncio.gather(*healthy)
     return outcome[0], pids
 
 
-def check_fault(server, faulty, expected_type, message):
-    before = server.child_pids()
+def check_fault(server, faulty, expected_type, message, folder):
+    before = wait_for_pool(server, 3)  # a process lost by an earlier test may still be being replaced
 
     async def main():
         async with RemoteExecutor(server.url, KEY) as executor:
-            exc, pids = await beside_healthy_calls(executor, faulty)
+            exc, pids = await beside_healthy_calls(executor, faulty, folder)
             after = await executor.map(lambda x: (x, os.getpid()), range(6))
             return exc, pids, after
 
@@ -76,33 +87,34 @@ def check_fault(server, faulty, expected_type, message):
     return exc, before
 
 
-def test_a_segfault_fails_only_its_call_and_the_process_is_replaced(pool_server):
+def test_a_segfault_fails_only_its_call_and_the_process_is_replaced(pool_server, tmp_path):
     exc, before = check_fault(pool_server, segfault, RemoteWorkerCrashedError,
-                              "the worker process running the call")
+                              "the worker process running the call", tmp_path)
     assert "died with SIGSEGV; the pool replaced it" in str(exc)
     assert exc.status == 500
     after = wait_for_pool(pool_server, 3)
     assert len(set(after) - set(before)) == 1  # exactly one new process
 
 
-def test_memory_past_max_memory_raises_memory_error_naming_the_cap(pool_server):
-    before = pool_server.child_pids()
-    exc, _ = check_fault(pool_server, hog_memory, MemoryError, "")
+def test_memory_past_max_memory_raises_memory_error_naming_the_cap(pool_server, tmp_path):
+    exc, before = check_fault(pool_server, hog_memory, MemoryError, "", tmp_path)
     assert "capped at --max-memory 512MB" in "".join(getattr(exc, "__notes__", []))
     assert "in hog_memory" in str(exc.__cause__)
     assert wait_for_pool(pool_server, 3) == before  # the cap made an exception, not a crash
 
 
-def test_a_process_killed_by_a_signal_fails_its_call(pool_server):
-    exc, _ = check_fault(pool_server, kill_own_process, RemoteWorkerCrashedError, "died with SIGKILL")
+def test_a_process_killed_by_a_signal_fails_its_call(pool_server, tmp_path):
+    exc, _ = check_fault(pool_server, kill_own_process, RemoteWorkerCrashedError, "died with SIGKILL", tmp_path)
     assert "it may have exceeded --max-memory 512MB" in str(exc)
 
 
-def test_os_exit_is_reported_with_its_status(pool_server):
-    check_fault(pool_server, lambda: os._exit(3), RemoteWorkerCrashedError, "exited with status 3")
+def test_os_exit_is_reported_with_its_status(pool_server, tmp_path):
+    check_fault(pool_server, lambda: os._exit(3), RemoteWorkerCrashedError, "exited with status 3", tmp_path)
 
 
 def test_a_call_past_its_timeout_is_stopped_and_the_next_calls_succeed(pool_server):
+    wait_for_pool(pool_server, 3)
+
     async def main():
         async with RemoteExecutor(pool_server.url, KEY, timeout=1) as executor:
             started = time.monotonic()
@@ -123,6 +135,6 @@ def wait_for_pool(server, size, timeout=60):
     while True:
         pids = server.child_pids()
         if len(pids) == size or time.monotonic() > deadline:
-            assert len(pids) == size, pids
+            assert len(pids) == size, f"the pool did not get back to {size} processes within {timeout} s: {pids}"
             return pids
         time.sleep(0.1)

@@ -5,14 +5,16 @@ import http.client
 import json
 import signal
 import subprocess
+import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 import webpickle
 from remote_support import (CALL_TIMEOUT_S, KEY, Server, gadget_call, lines_in, run, signed_headers,
-                            write_key_file)
+                            wait_until_async, write_key_file)
 from webpickle import _signing
 from webpickle.remote import RemoteExecutor
 
@@ -119,19 +121,31 @@ def test_other_origins_are_refused_before_anything_runs(server, tmp_path):
     assert lines_in(target) == 0
 
 
-def slow_square(x):
-    time.sleep(2)
+def held_square(x, started, gate):
+    """Runs on the server: says it started (the file started), then returns x * x once
+    the test creates the file gate."""
+    Path(started).touch()
+    deadline = time.monotonic() + CALL_TIMEOUT_S
+    while not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the test never created {gate}")
+        time.sleep(0.02)
     return x * x
 
 
-def test_sigterm_finishes_running_calls_then_exits(key_file, log_dir):
+def test_sigterm_finishes_running_calls_then_exits(key_file, log_dir, tmp_path):
     server = Server(key_file, "--processes", "2", log_dir=log_dir)
+    gate, started = tmp_path / "gate", [tmp_path / f"started-{x}" for x in (3, 4)]
 
     async def main():
         async with RemoteExecutor(server.url, KEY) as executor:
-            running = [executor.submit(slow_square, x) for x in (3, 4)]
-            await asyncio.sleep(1)  # both calls are running
+            running = [executor.submit(held_square, x, str(path), str(gate)) for x, path in zip((3, 4), started)]
+            await wait_until_async(lambda: all(path.exists() for path in started), what="both calls running")
             server.process.send_signal(signal.SIGTERM)
+            # The calls end only once the server is stopping: it must wait for them.
+            await wait_until_async(lambda: any(e["event"] == "stopping" for e in server.events()),
+                                   what="the server logging 'stopping'")
+            gate.touch()
             return await asyncio.gather(*running)
 
     try:
