@@ -19,6 +19,8 @@ import { Header, MIN_KEY_BYTES, RemoteErrorName, requestText, responseText, SERV
 
 export { Header, RemoteErrorName } from "./remote_protocol.mjs";
 
+/** @typedef {import("./remote.mjs").RemoteKey} RemoteKey */
+
 /** Milliseconds the client waits past a call's timeout for the server's own 504. */
 const TIMEOUT_GRACE_MS = 30_000;
 const encoder = new TextEncoder();
@@ -39,26 +41,38 @@ function fromHex(text) {
   return Uint8Array.from(text.match(/../g), (pair) => parseInt(pair, 16));
 }
 
+/**
+ * `data`'s bytes as a Uint8Array (a view, not a copy). WebCrypto and fetch take views on an
+ * ArrayBuffer, which is what this client is given (a SharedArrayBuffer's would be refused there).
+ * @param {Uint8Array | ArrayBuffer | ArrayBufferView} data
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
 function asBytes(data) {
-  if (data instanceof Uint8Array) return data;
+  if (data instanceof Uint8Array) return /** @type {Uint8Array<ArrayBuffer>} */ (data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(/** @type {ArrayBuffer} */ (data.buffer), data.byteOffset, data.byteLength);
+  }
   throw new TypeError(`expected a Uint8Array or ArrayBuffer, not ${Object.prototype.toString.call(data)}`);
 }
 
 /**
  * The HMAC key as a CryptoKey: from a string (its UTF-8 bytes, as the server
  * reads its --key-file), bytes, or a CryptoKey (used as it is).
+ * @param {RemoteKey} key
+ * @returns {Promise<CryptoKey>}
  */
 export async function importKey(key) {
   if (typeof CryptoKey !== "undefined" && key instanceof CryptoKey) return key;
-  const bytes = typeof key === "string" ? encoder.encode(key) : asBytes(key);
+  // tsc cannot narrow key by the test above (it also fails where CryptoKey is undefined).
+  const bytes = typeof key === "string" ? encoder.encode(key) : asBytes(/** @type {Uint8Array | ArrayBuffer} */ (key));
   if (bytes.length < MIN_KEY_BYTES) {
     throw new RangeError(`the key has ${bytes.length} bytes; use at least ${MIN_KEY_BYTES}`);
   }
   return subtle().importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
 }
 
+/** @param {Uint8Array<ArrayBuffer>} bytes */
 async function sha256Hex(bytes) {
   return hex(await subtle().digest("SHA-256", bytes));
 }
@@ -72,6 +86,9 @@ function newNonce() {
  * /health; required), method ("POST"), path ("/call"), body (bytes), python
  * ("3.14", required), timeout (seconds, or null for none), and for tests now
  * (seconds) and nonce.
+ * @param {RemoteKey} key
+ * @param {import("./remote.mjs").SignRequestOptions} options
+ * @returns {Promise<Record<string, string>>}
  */
 export async function signRequest(key, { server, method = "POST", path = "/call", body, python, timeout = null,
   now = Date.now() / 1000, nonce = newNonce() }) {
@@ -97,7 +114,12 @@ export async function signRequest(key, { server, method = "POST", path = "/call"
 /** Server ids by /health URL: asked once per server, and again after it restarts. */
 const serverIds = new Map();
 
-/** The id of the server at `url` (its /health's server_id); asked again when `stale` is the one known. */
+/**
+ * The id of the server at `url` (its /health's server_id); asked again when `stale` is the one known.
+ * @param {string} url
+ * @param {{fetch?: typeof globalThis.fetch, signal?: AbortSignal, stale?: string}} [options]
+ * @returns {Promise<string>}
+ */
 export async function serverId(url, { fetch = globalThis.fetch, signal, stale } = {}) {
   const healthURL = String(new URL("health", url.endsWith("/") ? url : `${url}/`));
   const known = serverIds.get(healthURL);
@@ -119,9 +141,18 @@ export async function serverId(url, { fetch = globalThis.fetch, signal, stale } 
   return id;
 }
 
-/** Whether a reply is signed with key for the request that had `nonce` (headers: a Headers or a plain object). */
+/**
+ * Whether a reply is signed with key for the request that had `nonce` (headers: a Headers or a plain object).
+ * @param {RemoteKey} key
+ * @param {{status: number, headers: Headers | Record<string, string>, nonce: string,
+ *   body: Uint8Array | ArrayBuffer}} reply
+ * @returns {Promise<boolean>}
+ */
 export async function responseIsAuthentic(key, { status, headers, nonce, body }) {
-  const get = (name) => (typeof headers.get === "function" ? headers.get(name) : headers[name] ?? headers[name.toLowerCase()]);
+  // Duck-typed: a fetch passed in options may have its own Headers class.
+  /** @param {string} name */
+  const get = (name) => (typeof headers.get === "function" ? /** @type {Headers} */ (headers).get(name)
+    : headers[name] ?? headers[name.toLowerCase()]);
   const timestamp = get(Header.TIMESTAMP);
   const signature = fromHex(get(Header.SIGNATURE));
   if (timestamp == null || signature === null) return false;
@@ -139,6 +170,11 @@ export async function responseIsAuthentic(key, { status, headers, nonce, body })
  * payload), timeout (milliseconds the call may run; default none), signal
  * (an AbortSignal), fetch (default: globalThis.fetch). The request is signed
  * for the server's id, asked of its /health once and again if it restarted.
+ * @param {string} url
+ * @param {RemoteKey} key
+ * @param {Uint8Array | ArrayBuffer} payload
+ * @param {Partial<import("./remote.mjs").CallRemoteOptions>} [options] python is required (see remote.d.mts)
+ * @returns {Promise<import("./remote.mjs").RemoteReply>}
  */
 export async function callRemote(url, key, payload, { python, timeout = null, signal, fetch = globalThis.fetch } = {}) {
   const cryptoKey = await importKey(key);
@@ -197,6 +233,6 @@ function errorFromReply(status, reply, authentic) {
   if (!authentic && ![401, 403].includes(status)) message += " (this answer is not signed by the server)";
   const name = status === 504 ? RemoteErrorName.TIMEOUT
     : kind === SERVER_MISMATCH ? RemoteErrorName.AUTHENTICATION
-    : Object.values(RemoteErrorName).includes(kind) ? kind : RemoteErrorName.REMOTE;
+    : /** @type {readonly string[]} */ (Object.values(RemoteErrorName)).includes(kind) ? kind : RemoteErrorName.REMOTE;
   return { kind, error: makeError(name, message, { status, signed: authentic }) };
 }
