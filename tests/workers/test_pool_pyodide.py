@@ -10,6 +10,7 @@ exercise. Never asserts speed.
 import asyncio
 import pickle
 import sys
+import time
 import tracemalloc
 
 import pytest
@@ -38,6 +39,18 @@ async def shared_pool():
 async def teardown_module():
     if _shared is not None:
         _shared.shutdown()
+
+
+async def wait_until(predicate, what, timeout=60):
+    """Poll a state the pool changes until it holds; fail naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        await asyncio.sleep(0.01)
+
+
+def all_busy_and_queued(pool, queued):
+    return all(w["state"] == "busy" for w in pool.workers) and pool._js.queued == queued
 
 
 class Point:  # defined here, so it travels by value both ways
@@ -213,11 +226,13 @@ async def test_64_mb_argument_costs_two_copies_and_is_transferred():
 
 async def test_cancelling_a_queued_future_removes_its_task():
     pool = await shared_pool()
-    busy = [pool.submit(spin, 0.5) for _ in range(2)]
+    busy = [pool.submit(spin) for _ in range(2)]
     cancelled = pool.submit(lambda: sys.modules.setdefault("_ran", []).append("cancelled"))
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: all_busy_and_queued(pool, 1), "both workers busy and the third task queued")
     assert cancelled.cancel()
-    await asyncio.gather(*busy)
+    assert pool._js.queued == 0
+    for future in busy:  # interrupted; their workers are kept
+        assert future.cancel()
     ran = await asyncio.gather(*(pool.submit(lambda: list(sys.modules.get("_ran", []))) for _ in range(4)))
     assert all("cancelled" not in r for r in ran)
     assert pool._js.queued == 0
@@ -274,8 +289,7 @@ async def test_cancelling_a_running_task_interrupts_it_and_keeps_the_worker():
             raise
 
     running = [pool.submit(record_interrupt) for _ in range(2)]
-    while any(w["state"] != "busy" for w in pool.workers):  # both dispatched
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: all_busy_and_queued(pool, 0), "both tasks dispatched")
     for future in running:
         assert future.cancel()
     # Cancelled at once; the interrupt lands wherever each task is (in spin() if it got there).
@@ -350,9 +364,8 @@ async def test_shutdown_cancels_what_is_unfinished():
     async with WorkerPool(1) as pool:
         running = pool.submit(spin)
         queued = pool.submit(abs, -1)
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: all_busy_and_queued(pool, 1), "the first task running and the second queued")
         pool.shutdown()
-        await asyncio.sleep(0)
         assert running.cancelled() and queued.cancelled()
         with pytest.raises(RuntimeError, match="after shutdown"):
             pool.submit(abs, 1)
