@@ -152,10 +152,10 @@ def post(server, body, headers, path="/call"):
         connection.close()
 
 
-def signed_headers(server, body, key=KEY, **overrides):
-    """Headers signing a POST /call of body for server (a Server, or a server id), with fields
-    optionally replaced before signing: server_id=, timestamp= (text, sent as it is), now=,
-    nonce=, python=, timeout=, length=, digest=."""
+def signed_headers(server, body, key=KEY, path="/call", **overrides):
+    """Headers signing a POST to path (/call, /call?function=DIGEST, /function) of body for
+    server (a Server, or a server id), with fields optionally replaced before signing:
+    server_id=, timestamp= (text, sent as it is), now=, nonce=, python=, timeout=, length=, digest=."""
     fields = {
         _signing.SERVER: overrides.pop("server_id", getattr(server, "server_id", server)),
         _signing.TIMESTAMP: overrides.pop("timestamp", None) or str(int(overrides.pop("now", time.time()))),
@@ -166,7 +166,7 @@ def signed_headers(server, body, key=KEY, **overrides):
         _signing.BODY_SHA256: overrides.pop("digest", hashlib.sha256(body).hexdigest()),
     }
     assert not overrides, overrides
-    fields[_signing.SIGNATURE] = _signing.request_signature(_signing.key_bytes(key), "POST", "/call",
+    fields[_signing.SIGNATURE] = _signing.request_signature(_signing.key_bytes(key), "POST", path,
                                                             *fields.values())
     return fields
 
