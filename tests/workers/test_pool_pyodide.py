@@ -12,12 +12,16 @@ import pickle
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 import webpickle
 from webpickle import _pool_buffers, workers
 from webpickle.workers import (RemoteExceptionError, RemoteTraceback, WorkerCrashedError, WorkerPool,
                                WorkerStartError)
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+import copy_recorder  # noqa: E402  (tests/workers/fixtures, put on the path above)
 
 # Workers cannot import this module: its functions and classes must travel by
 # value, as those of a page's __main__ or a notebook do without asking.
@@ -183,35 +187,37 @@ async def test_out_of_band_buffers_come_back():
     assert view.nbytes == 3 << 20 and view[0] == 7 and view[-1] == 7
 
 
+def receive_and_stop_tracing(buffer):
+    import tracemalloc
+
+    from webpickle import workers as there
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return buffer.nbytes, buffer[0], buffer[-1], dict(there.stats), peak
+
+
 async def test_64_mb_argument_costs_two_copies_and_is_transferred():
-    pool = await shared_pool()
     size = 64 << 20
     data = bytearray(size)
     data[0], data[-1] = 1, 2
     sent = []
     real_copy_out = _pool_buffers.copy_out
-    _pool_buffers.copy_out = lambda view, take=None: sent.append(real_copy_out(view, take)) or sent[-1]
-    before = dict(workers.stats)
-    try:
-        # Start tracing in the worker that will get the task (a pool of one would be simpler,
-        # but each pool costs a start-up): ask both.
-        await asyncio.gather(*(pool.submit(tracemalloc.start) for _ in range(2)))
-        tracemalloc.start()
-
-        def receive(buffer):
-            import tracemalloc
-
-            from webpickle import workers as there
-            _, peak = tracemalloc.get_traced_memory()
+    async with WorkerPool(1) as pool:  # its own worker: the one whose copies are recorded
+        await pool.submit(tracemalloc.start)
+        await pool.submit(copy_recorder.start_recording, 1 << 20)
+        before = dict(workers.stats)
+        try:
+            _pool_buffers.copy_out = lambda view, take=None: sent.append(real_copy_out(view, take)) or sent[-1]
+            copy_recorder.start_recording(1 << 20)
+            tracemalloc.start()
+            nbytes, first, last, worker_stats, worker_peak = await pool.submit(receive_and_stop_tracing,
+                                                                               pickle.PickleBuffer(data))
+            _, page_peak = tracemalloc.get_traced_memory()
+        finally:
             tracemalloc.stop()
-            return buffer.nbytes, buffer[0], buffer[-1], dict(there.stats), peak
-
-        nbytes, first, last, worker_stats, worker_peak = await pool.submit(receive, pickle.PickleBuffer(data))
-        _, page_peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-        _pool_buffers.copy_out = real_copy_out
-        await asyncio.gather(*(pool.submit(tracemalloc.stop) for _ in range(2)))
+            page_records = copy_recorder.stop_recording()
+            _pool_buffers.copy_out = real_copy_out
+        worker_records = await pool.submit(copy_recorder.stop_recording)  # after the reply was posted
     assert (nbytes, first, last) == (size, 1, 2)
     # Copy 1: out of this Pyodide's memory, once; no copy inside Python here.
     assert workers.stats["copied_out"] - before["copied_out"] == 1
@@ -220,8 +226,14 @@ async def test_64_mb_argument_costs_two_copies_and_is_transferred():
     # No copy in between: the buffer was transferred, so the sender's is detached.
     assert len(sent) == 1 and sent[0].byteLength == 0
     # Copy 2: into the worker's memory, once (a second one would double its peak).
-    assert worker_stats["copied_in"] >= 1 and worker_stats["bytes_in"] >= size
+    assert worker_stats["copied_in"] == 1 and worker_stats["bytes_in"] == size
     assert size <= worker_peak < 2 * size, f"the worker traced {worker_peak} bytes: not exactly one copy"
+    # The same copies counted by watching JavaScript itself on both sides, not by webpickle's counters.
+    assert copy_recorder.copies(page_records) == [("set", size)], page_records
+    assert copy_recorder.transfers(page_records) == [(size, True)], page_records
+    assert copy_recorder.copies(worker_records) == [("set", size)], worker_records
+    # The worker sends the argument's buffer home (the pool's spares): transferred, not copied.
+    assert copy_recorder.transfers(worker_records) == [(size, True)], worker_records
 
 
 async def test_cancelling_a_queued_future_removes_its_task():
