@@ -8,7 +8,7 @@
 // Serves build/dist (refreshed first from the wheel in build/wasm/dist: run
 // ./dev build-wasm after changing src/webpickle), tests/workers/fixtures and js/.
 
-import { after, before, test } from "node:test";
+import { after, afterEach, before, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
@@ -19,6 +19,7 @@ import { pyodideWithoutSnapshots } from "./pyodide_without_snapshots.mjs";
 const LOAD_MS = 180_000; // a cold Pyodide on 2 busy cores takes seconds; generous on purpose
 const SCENARIO_MS = 300_000;
 let server, browser, page, problems, noSnapshots;
+let consoleBeforeTests; // console errors logged while the page loaded
 
 before(async () => {
   makeDist();
@@ -29,12 +30,37 @@ before(async () => {
   ({ page, problems } = await openPage(browser.context, `${server.url}workers/page.html`, "window.pageReady", LOAD_MS));
   const ready = await page.evaluate(() => window.pageReady);
   assert.equal(ready.error, undefined, `the fixture page failed to load: ${ready.error}`);
+  consoleBeforeTests = consoleErrorsSince(0);
 });
 
 after(async () => {
   if (noSnapshots) fs.rmSync(noSnapshots, { recursive: true, force: true });
   await browser?.close();
   if (server?.child.exitCode === null) server.child.kill("SIGTERM");
+});
+
+// Console errors (the page's and its workers') fail the test they came in, except those a
+// test causes on purpose: each named exactly here, with why it is expected.
+const WORKER_ABORTED = {
+  why: "the scenario aborts a worker's runtime (faulthandler._sigabrt): Emscripten's abort() prints Aborted() " +
+    "and Pyodide its fatal-error report, with the wasm trap abort() ends in, in that worker's console",
+  texts: [
+    /^Aborted\(\)$/,
+    /^Pyodide has suffered a fatal error\. Please report this to the Pyodide maintainers\.$/,
+    /^The cause of the fatal error was:$/,
+    /^RuntimeError: unreachable\n\s+at \S+pyodide\.asm\.wasm:wasm-function\[\d+\]:0x[0-9a-f]+\n\s+at abort \(/,
+  ],
+};
+const EXPECTED_CONSOLE_ERRORS = { "a crashing worker fails only its task and is replaced": WORKER_ABORTED };
+
+let consoleMark = 0; // problems logged before the current test
+const consoleErrorsSince = (mark) => problems.slice(mark).filter((p) => p.startsWith("console: "))
+  .map((p) => p.slice("console: ".length));
+beforeEach(() => { consoleMark = problems.length; });
+afterEach((t) => {
+  const expected = EXPECTED_CONSOLE_ERRORS[t.name]?.texts ?? [];
+  const unexpected = consoleErrorsSince(consoleMark).filter((text) => !expected.some((pattern) => pattern.test(text)));
+  assert.deepEqual(unexpected, [], `console errors during "${t.name}"`);
 });
 
 const scenario = (name) => page.evaluate((n) => window.scenario(n), name);
@@ -154,6 +180,12 @@ test("a 64 MB argument: one copy out of the page's memory, a transfer, one copy 
   // The one copy into the worker shows in its traced peak; a second would double it.
   assert.ok(r.worker_python_peak >= size && r.worker_python_peak < 2 * size,
     `the worker traced ${r.worker_python_peak} B: not exactly one copy of ${size} B`);
+  // The same, seen by watching JavaScript on both sides (copy_recorder.py), apart from webpickle's counters:
+  // one copy out of the page's memory, one into the worker's; the buffer transferred there and sent home.
+  assert.deepEqual(r.page_copies_seen, [["set", size]], "copies of the argument on the page");
+  assert.deepEqual(r.page_transfers_seen, [[size, true]], "the argument's buffer posted to the worker");
+  assert.deepEqual(r.worker_copies_seen, [["set", size]], "copies of the argument in the worker");
+  assert.deepEqual(r.worker_transfers_seen, [[size, true]], "the argument's buffer sent home as a spare");
   t.diagnostic(`copies: page→JS ${r.page_copies_out}, JS→worker ${r.worker_copies_in}; ` +
     `Python peaks: page ${r.page_python_peak} B, worker ${r.worker_python_peak} B`);
 });
@@ -216,6 +248,7 @@ test("after a reload, pools restore the snapshot kept in Cache Storage; a corrup
   assert.equal(rebuilt.second.stats.snapshot.use, "restored");
 });
 
-test("no page errors and no failed requests", () => {
-  assert.deepEqual(problems.filter((p) => !p.startsWith("console:")), []);
+test("no page errors, no failed requests, no console errors while the page loaded", () => {
+  assert.deepEqual(problems.filter((p) => !p.startsWith("console: ")), []);
+  assert.deepEqual(consoleBeforeTests, []);
 });
