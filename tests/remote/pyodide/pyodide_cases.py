@@ -70,12 +70,47 @@ async def test_exceptions_come_back_with_the_server_traceback():
     assert "in parse" in str(raised.value.__cause__)
 
 
-async def test_health_and_concurrency_default():
+async def test_health():
     async with RemoteExecutor(URL, KEY) as executor:
         info = await executor.health()
-        results = await asyncio.gather(*(executor.submit(pow, 2, n) for n in range(20)))
     assert info["python_minor"] == "%d.%d" % sys.version_info[:2]
-    assert results == [2 ** n for n in range(20)]
+
+
+async def test_six_calls_are_in_flight_at_most_by_default():
+    """The README's default in Pyodide (a browser's connections per server), counted
+    at the transport: the calls' requests are held there until six are in, so that
+    none can finish and free its slot before the others have had their chance."""
+    expected, calls = 6, 20
+    async with RemoteExecutor(URL, KEY) as executor:
+        assert await executor.submit(pow, 2, 0) == 1  # the function's upload is done: calls go straight out
+        genuine = executor._transport.request
+        in_flight = peak = 0
+        enough, release = asyncio.Event(), asyncio.Event()
+
+        async def held_until_released(method, url, *rest):
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            if in_flight >= expected:
+                enough.set()
+            try:
+                await release.wait()
+                return await genuine(method, url, *rest)
+            finally:
+                in_flight -= 1
+
+        executor._transport.request = held_until_released
+        futures = [executor.submit(pow, 2, n) for n in range(calls)]
+        try:
+            # Every call ran up to the transport or to the wait for a slot before this wakes.
+            await asyncio.wait_for(enough.wait(), 60)
+        except TimeoutError:
+            raise AssertionError(f"only {peak} of {calls} calls were sent at once; the default is {expected}") from None
+        assert peak == expected, f"{peak} calls in flight at once; the default is {expected}"
+        release.set()
+        results = await asyncio.gather(*futures)
+    assert results == [2 ** n for n in range(calls)]
+    assert peak == expected  # and never more once the first ones finished
 
 
 async def test_a_wrong_key_is_refused():
