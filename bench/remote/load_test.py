@@ -217,6 +217,7 @@ def median_round(rounds):
     chosen["cpu_ms_per_call"] = {side: statistics.median(r["cpu_ms_per_call"][side] for r in rounds)
                                  for side in ("client", "server")}
     chosen["rounds"] = [{"calls_per_s": r["calls_per_s"], "p50_ms": (r["latency_ms"] or {}).get("p50"),
+                         "p99_ms": (r["latency_ms"] or {}).get("p99"),
                          "cpu_ms_per_call": r.get("cpu_ms_per_call"),
                          "errors": r["errors"]} for r in rounds]
     return chosen

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 import webpickle
 from remote_support import KEY, run
 from webpickle import _signing
-from webpickle.server import app, process_pool
+from webpickle.server import app, functions, process_pool
 
 
 async def until(predicate, timeout=60, what="the condition"):
@@ -55,6 +55,37 @@ def test_a_replacement_that_cannot_start_is_retried_and_shown_until_it_starts(mo
             await pool.close()
 
     assert run(main()) == (False, 5)
+
+
+def test_a_call_reaches_its_worker_process_in_one_write_and_a_large_one_whole():
+    """Each write to the pipe wakes the worker process that waits on it: a call's frame goes
+    in one write, whatever its parts (kind, digest, function stream, arguments), unless it
+    is large; a large one arrives whole too."""
+
+    async def main():
+        pool = process_pool.ProcessPool(1)
+        await pool.start()
+        try:
+            [child] = pool._children
+            writes = []
+            write = child.process.stdin.write
+            child.process.stdin.write = lambda data: (writes.append(len(data)), write(data))[1]
+            stream = webpickle.dumps(len)
+            function = (functions.digest_of(stream), stream)
+            outcomes = [await pool.run(webpickle.dumps((abs, (-5,), {})), 60),  # whole
+                        await pool.run(webpickle.dumps(((b"ab",), {})), 60, function),  # with its stream
+                        await pool.run(webpickle.dumps(((b"abc",), {})), 60, function)]  # by digest
+            small_writes, writes[:] = list(writes), []
+            big = bytes(process_pool._JOINED_FRAME_BYTES)
+            outcomes.append(await pool.run(webpickle.dumps(((big,), {})), 60, function))
+            return [(raised, pickle.loads(reply)) for raised, reply in outcomes], small_writes, writes
+        finally:
+            await pool.close()
+
+    outcomes, small_writes, large_writes = run(main())
+    assert outcomes == [(False, 5), (False, 2), (False, 3), (False, process_pool._JOINED_FRAME_BYTES)]
+    assert len(small_writes) == 3, f"one write per call expected, got writes of {small_writes} bytes"
+    assert len(large_writes) > 1 and sum(large_writes) > process_pool._JOINED_FRAME_BYTES
 
 
 class _DegradedBackend:

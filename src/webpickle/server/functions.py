@@ -22,6 +22,7 @@ import collections
 import hashlib
 import struct
 
+from webpickle import _signing
 from webpickle._function_cache import DEFAULT_CACHE_BYTES, FunctionCache
 
 WHOLE, LOADED, WITH = b"\x00", b"\x01", b"\x02"
@@ -34,8 +35,8 @@ def digest_of(stream):
     return hashlib.sha256(stream).hexdigest()
 
 
-def is_digest(text):
-    return isinstance(text, str) and len(text) == 2 * _DIGEST_BYTES and all(c in "0123456789abcdef" for c in text)
+# A digest as the signed headers and paths spell it: 64 lowercase hex digits.
+is_digest = _signing.digest_is_well_formed
 
 
 class FunctionStore:
@@ -76,7 +77,7 @@ class FunctionStore:
 
 
 def whole_call(payload):
-    """The frame body of a call pickled whole, as its parts (written one after the other, not joined)."""
+    """The frame body of a call pickled whole, as its parts (process_pool writes them: _frame_writes)."""
     return (WHOLE, payload)
 
 

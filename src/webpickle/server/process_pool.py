@@ -23,6 +23,17 @@ from .limits import format_size
 
 START_TIMEOUT_S = 120  # a cold start on a loaded 2-core machine can take seconds; generous on purpose
 RESTART_DELAYS_S = (0.1, 0.5, 1, 2, 5, 10)  # between failed starts of a replacement; the last repeats
+_JOINED_FRAME_BYTES = 1 << 20  # frames up to this size go to the pipe in one write (_frame_writes)
+
+
+def _frame_writes(header, parts, length):
+    """What to write to the pipe for one frame: a small frame in one write, as each write to
+    a pipe its reader waits on wakes that process (a frame written header and parts apart
+    woke the worker once per piece); a large one part by part, so that its body is not
+    copied whole once more (it needs several reads of the pipe anyway)."""
+    if length <= _JOINED_FRAME_BYTES:
+        return (b"".join((header, *parts)),)
+    return (header, *parts)
 
 
 class ChildDied(Exception):
@@ -71,9 +82,9 @@ class _Child:
         Raises ChildDied or ChildConfused."""
         call_id = secrets.randbits(63) + 1  # never READY_CALL_ID; random, so no old frame can pass for the reply
         try:
-            self.process.stdin.write(HEADER.pack(sum(len(part) for part in parts), call_id))
-            for part in parts:
-                self.process.stdin.write(part)
+            length = sum(len(part) for part in parts)
+            for chunk in _frame_writes(HEADER.pack(length, call_id), parts, length):
+                self.process.stdin.write(chunk)
             await self.process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             raise ChildDied(await self._describe_death()) from None
