@@ -46,11 +46,13 @@ export function option(argv, name) {
  * Start a fresh Pyodide and install `wheel` into it (null: install nothing).
  * Returns { pyodide, loadMs, wheelMs } (the two timings in milliseconds).
  * `env` is passed to Python's os.environ; bytecode writing is off so nothing
- * lands in mounted host folders.
+ * lands in mounted host folders. `lockFileURL`: another lock file than
+ * Pyodide's own (packages load by name from its folder).
  */
-export async function startPyodide(wheel, { env = {}, stdout, stderr } = {}) {
+export async function startPyodide(wheel, { env = {}, stdout, stderr, lockFileURL } = {}) {
   const t0 = performance.now();
   const pyodide = await loadPyodide({
+    ...(lockFileURL ? { lockFileURL } : {}),
     env: { PYTHONDONTWRITEBYTECODE: "1", ...env },
     stdout: stdout ?? ((line) => console.log(line)),
     stderr: stderr ?? ((line) => console.error(line)),

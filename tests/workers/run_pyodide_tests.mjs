@@ -10,7 +10,9 @@
 // failure. The wheel defaults to the one in build/wasm/dist; rebuild it
 // (./dev build-wasm) after changing src/webpickle, since workers install it.
 
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { copyDebianPackage, findWheel, option, prepareAsyncTests, projectRoot, startPyodide } from "../harness/pyodide_node.mjs";
 
@@ -25,7 +27,11 @@ await async_runner.run_all(HERE, MODULES, KEYWORD, TIMEOUT)
 async function main(argv) {
   const wheel = findWheel(option(argv, "--wheel"));
   console.log(`wheel: ${wheel}`);
-  const { pyodide, loadMs } = await startPyodide(wheel);
+  // test_pool_sources.py: this Pyodide's lock file names a package its workers can load by
+  // name, and the index is a Pyodide distribution its pools can take as index_url.
+  const index = packageIndex();
+  const { pyodide, loadMs } = await startPyodide(wheel, {
+    lockFileURL: path.join(index, "pyodide-lock.json"), env: { WEBPICKLE_TEST_PACKAGE_INDEX: index } });
   console.log(`Pyodide ${pyodide.version} loaded in ${(loadMs / 1000).toFixed(2)} s`);
   prepareAsyncTests(pyodide, HERE);
   copyDebianPackage(pyodide, "joblib"); // for test_pool_via_joblib.py: in this Pyodide only, workers get none
@@ -36,6 +42,18 @@ async function main(argv) {
   pyodide.globals.set("TIMEOUT", TEST_TIMEOUT_S);
   const failed = await pyodide.runPythonAsync(RUNNER);
   return failed ? 1 : 0;
+}
+
+/** A fresh folder made by fixtures/package_index.py (removed when this process exits). */
+function packageIndex() {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "webpickle-package-index-"));
+  process.on("exit", () => fs.rmSync(folder, { recursive: true, force: true }));
+  try {
+    execFileSync("python3", [path.join(HERE, "fixtures/package_index.py"), folder], { stdio: "pipe" });
+  } catch (err) {
+    throw new Error(`tests/workers/fixtures/package_index.py failed:\n${err.stderr || err.message}`);
+  }
+  return folder;
 }
 
 main(process.argv.slice(2)).then(
