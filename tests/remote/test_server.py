@@ -45,6 +45,8 @@ def cli(*args, timeout=60):
     (["--allow-origin", "*"], "give an origin, scheme://host[:port]"),
     (["--allow-origin", "http://example.test/page"], "give an origin"),
     (["--processes", "0"], "--processes must be at least 1"),
+    (["--shutdown-timeout", "-1"], "--shutdown-timeout must be 0 or more seconds"),
+    (["--shutdown-timeout", "inf"], "--shutdown-timeout must be 0 or more seconds"),
 ])
 def test_command_line_errors_say_what_to_fix(tmp_path, args, message):
     key_file = write_key_file(tmp_path)

@@ -28,6 +28,8 @@ from .limits import format_size, parse_size
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 DEFAULT_MAX_MEMORY = "1GB"
+# aiohttp reads a shutdown timeout of 0 as "wait for ever": --shutdown-timeout 0 passes this instead.
+_STOP_AT_ONCE_S = 0.001
 
 
 def parse_args(argv):
@@ -70,7 +72,8 @@ def parse_args(argv):
     parser.add_argument("--function-cache", default="256MiB", metavar="SIZE",
                         help="bytes of function streams each worker process keeps loaded (default: %(default)s)")
     parser.add_argument("--shutdown-timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="how long a stop waits for running calls (default: %(default)s)")
+                        help="how long a stop waits for running calls; 0 stops them at once "
+                             "(default: %(default)s)")
     args = parser.parse_args(argv)
     _check(parser, args)
     return args
@@ -84,6 +87,9 @@ def _check(parser, args):
         parser.error(str(exc))
     if args.max_connections is not None and args.max_connections < 1:
         parser.error(f"--max-connections must be at least 1, not {args.max_connections}")
+    if not 0 <= args.shutdown_timeout < float("inf"):
+        parser.error(f"--shutdown-timeout must be 0 or more seconds (0: running calls are stopped at once), "
+                     f"not {args.shutdown_timeout}")
     if not args.idle_timeout > 0:
         parser.error(f"--idle-timeout must be a positive number of seconds, not {args.idle_timeout}")
     if args.dask and (args.processes is not None or args.max_memory is not None):
@@ -149,7 +155,7 @@ async def serve(args):
     application = app.make_app(settings, outer_middlewares=[guard.middleware])
     # handler_cancellation: a client that disconnects cancels its call (queued or running).
     runner = web.AppRunner(application, access_log_class=access_log.JsonAccessLogger,
-                           access_log=access_log.LOGGER, shutdown_timeout=args.shutdown_timeout,
+                           access_log=access_log.LOGGER, shutdown_timeout=args.shutdown_timeout or _STOP_AT_ONCE_S,
                            handler_cancellation=True, keepalive_timeout=args.idle_timeout)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
