@@ -9,7 +9,9 @@
 // Needs ./dev build first (build/dist, build/venv with webpickle.server);
 // the bundle is refreshed here (demo/build.mjs is a no-op when current).
 // Screenshots go to build/screenshots/; the servers and the browser are
-// stopped even on failure.
+// stopped even on failure. Each test passes alone and in any order: the first
+// to need the notebook opens it (trading the one-time token), and the test of
+// stopping serve.py starts a demo of its own.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -46,6 +48,13 @@ function watch(target, where) {
 }
 
 const foreignRequests = []; // anything not from the two local servers (the page must work offline)
+let opened = null; // the promise of openNotebook()'s first run
+
+/** The notebook's page, opened (with the token) by the first test that needs it; resolves its ready info. */
+function notebookPage() {
+  opened ??= openNotebook();
+  return opened;
+}
 
 async function openNotebook() {
   browser.context.on("request", (req) => {
@@ -85,7 +94,7 @@ function assertShows(text, pattern, what) {
 test("the notebook runs every prefilled cell; workers and server agree with the page", {
   timeout: LOAD_MS + RUN_ALL_MS + 60_000,
 }, async (t) => {
-  const ready = await openNotebook();
+  const ready = await notebookPage();
   assert.equal(ready.remote, true, "the page did not get the remote server's key with its token");
   assert.doesNotMatch(await page.evaluate(() => location.href), /token=/, "the token stays in the address bar");
   await page.fill("#workers", "2");
@@ -150,8 +159,9 @@ test("the notebook runs every prefilled cell; workers and server agree with the 
 });
 
 test("the token works once, and only with the right value; a reload keeps the key", {
-  timeout: LOAD_MS + 30_000,
+  timeout: 2 * LOAD_MS + 30_000, // the page may open here (when this test runs first), then reloads
 }, async (t) => {
+  await notebookPage(); // the token was traded by this page
   const trade = (token) => fetch(`${demo.url}api/session`, {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }),
   });
@@ -176,10 +186,16 @@ test("the token works once, and only with the right value; a reload keeps the ke
   t.diagnostic(`reloaded page ready ${describeReady(ready)}`);
 });
 
-test("stopping serve.py stops the remote server and deletes the key file", { timeout: 60_000 }, async () => {
-  await stopDemo(demo);
-  await assert.rejects(fetch(demo.remoteUrl), /fetch failed/, "the remote server outlived serve.py");
-  assert.equal(fs.existsSync(demo.keyFile), false, "the key file outlived serve.py");
+test("stopping serve.py stops the remote server and deletes the key file", { timeout: 150_000 }, async () => {
+  const own = await startDemo(); // not the one the other tests use
+  try {
+    assert.equal((await fetch(new URL("/health", own.remoteUrl))).status, 200, "the remote server did not answer");
+    assert.equal(fs.existsSync(own.keyFile), true);
+  } finally {
+    await stopDemo(own);
+  }
+  await assert.rejects(fetch(own.remoteUrl), /fetch failed/, "the remote server outlived serve.py");
+  assert.equal(fs.existsSync(own.keyFile), false, "the key file outlived serve.py");
 });
 
 /** docs/demo.png: the toolbar over the workers, server and chart cells, as the README shows them. */
