@@ -238,6 +238,16 @@ def test_a_forbidden_origin_gets_an_unsigned_403_even_when_signed(server, tmp_pa
     assert status == 403 and json.loads(reply)["error"] == "ForbiddenOrigin"
     assert _signing.SIGNATURE not in reply_headers and _signing.TIMESTAMP not in reply_headers
     assert lines_in(target) == 0
+    # A browser's preflight from there: refused the same way.
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=CALL_TIMEOUT_S)
+    try:
+        connection.request("OPTIONS", "/call", headers={"Origin": "http://evil.test",
+                                                        "Access-Control-Request-Method": "POST"})
+        response = connection.getresponse()
+        assert response.status == 403 and json.loads(response.read())["error"] == "ForbiddenOrigin"
+        assert response.headers.get(_signing.SIGNATURE) is None
+    finally:
+        connection.close()
     # The origin was refused before the signature was looked at: the nonce is still fresh.
     status, _, _ = post(server, body, headers)
     assert status == 200 and lines_in(target) == 1
