@@ -13,7 +13,7 @@
 
 import { makeError } from "./errors.mjs";
 import { ErrorName, MessageType, errorFromWire, transferList } from "./protocol.mjs";
-import { SnapshotSource, SnapshotUse } from "./snapshot.mjs";
+import { SnapshotSource, SnapshotUse, canShareMemory, snapshotForWorker } from "./snapshot.mjs";
 import { Spares } from "./spares.mjs";
 import { spawnWorker } from "./spawn.mjs";
 
@@ -28,7 +28,7 @@ const INTERRUPT_REPEAT_MS = 50;
 /** Whether workers can be interrupted here: they need memory shared with this thread. */
 function interruptSupport(graceMs) {
   if (graceMs === 0) return { available: false, reason: "turned off (interruptGrace is 0)" };
-  if (typeof SharedArrayBuffer !== "function" || globalThis.crossOriginIsolated === false) {
+  if (!canShareMemory()) {
     return { available: false, reason: "no SharedArrayBuffer: the page is not cross-origin isolated " +
       "(serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)" };
   }
@@ -278,8 +278,7 @@ export class WorkerPool {
   #snapshotArrived(bytes, reason) {
     if (this.#waitingForSnapshot === null) return;
     if (bytes) {
-      this.#snapshots.made(bytes);
-      this.#snapshot.bytes = bytes;
+      this.#snapshot.bytes = this.#snapshots.made(bytes);
     } else {
       this.#snapshots.failed(reason);
       this.#snapshot = { use: SnapshotUse.NOT_USED, reason, bytes: null };
@@ -331,13 +330,15 @@ export class WorkerPool {
   #startWorker(slot, snapshot = this.#restorePlan()) {
     const o = this.#options;
     if (!slot.port && !this.#spawn(slot)) return;
+    let transfer = [];
+    if (snapshot.mode === "restore") ({ bytes: snapshot.bytes, transfer } = snapshotForWorker(snapshot.bytes));
     try {
       slot.port.post({
         type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],
         wheelURL: o.wheelURL, lockFileURL: o.lockFileURL, lockFileContents: o.lockFileContents,
         packageBaseUrl: o.packageBaseUrl, interruptBuffer: slot.interrupt?.buffer, snapshot,
         functionCacheBytes: o.functionCacheBytes,
-      });
+      }, transfer);
     } catch (error) { // an option that cannot be cloned (a function in lockFileContents, say)
       this.#startFailed(slot, error);
     }

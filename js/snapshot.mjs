@@ -42,6 +42,41 @@ export function forgetSnapshotsInMemory() {
 const IS_NODE = typeof globalThis.process?.versions?.node === "string" &&
   typeof globalThis.WorkerGlobalScope === "undefined" && typeof globalThis.window === "undefined";
 
+/** Whether memory can be shared with workers here (Node; pages and their workers when cross-origin isolated). */
+export function canShareMemory() {
+  return typeof SharedArrayBuffer === "function" && globalThis.crossOriginIsolated !== false;
+}
+
+/**
+ * The snapshot as a pool keeps it: in shared memory where it can be, so that
+ * each worker gets it without a copy in the pool's thread (structured-cloning
+ * the snapshot into every INIT made the pool's thread a queue the workers
+ * waited in); else as it is.
+ */
+function kept(bytes) {
+  if (!canShareMemory()) return bytes;
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
+  shared.set(bytes);
+  return shared;
+}
+
+/**
+ * The snapshot for one worker's INIT, and what to transfer with it: shared
+ * bytes as they are (the worker copies them), else a copy of its own, moved.
+ * @param {Uint8Array} bytes
+ * @returns {{bytes: Uint8Array, transfer: ArrayBuffer[]}}
+ */
+export function snapshotForWorker(bytes) {
+  if (isShared(bytes)) return { bytes, transfer: [] };
+  const copy = bytes.slice();
+  return { bytes: copy, transfer: [copy.buffer] };
+}
+
+/** Whether `bytes` live in shared memory (a worker must copy them before Pyodide reads them). */
+export function isShared(bytes) {
+  return typeof SharedArrayBuffer === "function" && bytes.buffer instanceof SharedArrayBuffer;
+}
+
 async function sha256Hex(bytes) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -110,16 +145,16 @@ export class SnapshotSource {
     inMemory.set(this.#key, new Promise((resolve) => { this.#making = { resolve }; }));
     const cached = await this.#fromCache();
     if (!cached) return { make: true };
-    const entry = { bytes: cached, use: SnapshotUse.FROM_CACHE };
+    const entry = { bytes: kept(cached), use: SnapshotUse.FROM_CACHE };
     inMemory.set(this.#key, entry);
     this.#making.resolve(entry);
     this.#making = null;
     return entry;
   }
 
-  /** The snapshot this source's worker made: later workers and pools restore it. */
+  /** The snapshot this source's worker made: later workers and pools restore it; returns it as kept. */
   made(bytes) {
-    const entry = { bytes, use: SnapshotUse.RESTORED };
+    const entry = { bytes: kept(bytes), use: SnapshotUse.RESTORED };
     inMemory.set(this.#key, entry);
     this.#making?.resolve(entry);
     this.#making = null;
@@ -127,6 +162,7 @@ export class SnapshotSource {
       console.warn(`webpickle: the worker snapshot could not be cached (${error?.message ?? error}); ` +
         "the next page load makes it again");
     });
+    return entry.bytes;
   }
 
   /** No snapshot could be made (`reason`): pools in this process start normally from now on. */

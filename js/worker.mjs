@@ -7,7 +7,7 @@
 // what it imports (wasm/bundle_js.mjs), and the Python API starts it from a Blob URL.
 
 import { MessageType, errorToWire, transferList } from "./protocol.mjs";
-import { PRELOAD, SnapshotUse } from "./snapshot.mjs";
+import { PRELOAD, SnapshotUse, isShared } from "./snapshot.mjs";
 
 const IS_NODE = typeof globalThis.process?.versions?.node === "string" &&
   typeof globalThis.WorkerGlobalScope === "undefined";
@@ -85,7 +85,8 @@ const MARKER = "_webpickle_snapshot";
 async function restoreSnapshot(loadPyodide, config, plan, startup) {
   let pyodide;
   try {
-    pyodide = await loadPyodide({ ...config, _loadSnapshot: plan.bytes });
+    const options = { ...config, _loadSnapshot: plan.bytes };
+    pyodide = await (isShared(plan.bytes) ? decodingSharedMemory(() => loadPyodide(options)) : loadPyodide(options));
   } catch (error) {
     startup.reason = `restoring the snapshot failed (${error?.message ?? error}); started normally`;
     startup.restoreFailed = true;
@@ -99,6 +100,27 @@ async function restoreSnapshot(loadPyodide, config, plan, startup) {
   startup.snapshot = plan.use;
   startup.reason = null;
   return pyodide;
+}
+
+/**
+ * Run `load` (a restore from the pool's shared bytes) with a TextDecoder that
+ * takes shared memory. Pyodide only reads the snapshot, straight into its own
+ * memory, but decodes its small header with a TextDecoder, which browsers
+ * refuse on shared memory; a copy of the whole snapshot for each worker would
+ * fill that much fresh memory, which is slow. Nothing else runs in this worker
+ * meanwhile, and the decoder is put back before any task.
+ */
+async function decodingSharedMemory(load) {
+  const { decode } = TextDecoder.prototype;
+  TextDecoder.prototype.decode = function decodeCopyingShared(input, options) {
+    const shared = ArrayBuffer.isView(input) && isShared(input);
+    return decode.call(this, shared ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength).slice() : input, options);
+  };
+  try {
+    return await load();
+  } finally {
+    TextDecoder.prototype.decode = decode;
+  }
 }
 
 /** Snapshot a Pyodide booted with _makeSnapshot and send it to the pool; this worker goes on as usual. */

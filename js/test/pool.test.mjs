@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WorkerPool } from "../pool.mjs";
 import { ErrorName, MessageType, errorFromWire, errorToWire, transferList } from "../protocol.mjs";
-import { forgetSnapshotsInMemory, unpack } from "../snapshot.mjs";
+import { forgetSnapshotsInMemory, snapshotForWorker, unpack } from "../snapshot.mjs";
 import { bytes, fakeWorkers, text } from "./fake_worker.mjs";
 
 const OPTIONS = { indexURL: "/pyodide/", workerURL: "fake-worker.mjs" };
@@ -338,6 +338,28 @@ test("snapshot: the first worker makes it while the others wait; they and a seco
     forgetSnapshotsInMemory();
     fs.rmSync(folder, { recursive: true, force: true });
   }
+});
+
+test("snapshot: every worker's INIT carries the pool's one copy in shared memory, not a copy each", async () => {
+  forgetSnapshotsInMemory();
+  try {
+    const cores = navigator.hardwareConcurrency;
+    const { fakes } = await startPool({ indexURL: PYODIDE, snapshotCache: false, size: cores + 2 },
+      fakeWorkers({ snapshotWith: () => "shared" }));
+    const restores = fakes.spawned.map((f) => f.received[0].snapshot).filter((p) => p.mode === "restore");
+    assert.equal(restores.length, 2);
+    assert.ok(restores.every((p) => p.bytes.buffer instanceof SharedArrayBuffer), "the snapshot is in shared memory");
+    restores[0].bytes[0] = "S".charCodeAt(0);
+    assert.equal(text(restores[1].bytes), "Shared", "both workers see the same memory");
+  } finally {
+    forgetSnapshotsInMemory();
+  }
+  // Where memory cannot be shared: each worker gets a copy of its own, moved rather than cloned.
+  const own = bytes("snap");
+  const { bytes: copy, transfer } = snapshotForWorker(own);
+  assert.notEqual(copy.buffer, own.buffer);
+  assert.deepEqual(transfer, [copy.buffer]);
+  assert.equal(text(copy), "snap");
 });
 
 test("snapshot: when none can be made the waiting workers start normally and stats say why", async () => {
