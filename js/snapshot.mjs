@@ -17,8 +17,13 @@
 
 /** Bump when the entry format or what a snapshot holds changes. */
 const FORMAT = 1;
-/** Pure-Python standard modules imported before the snapshot: the package loader and pickle need them. */
-export const PRELOAD = ["pickle", "importlib.metadata", "tarfile"];
+/**
+ * Pure-Python standard modules imported before the snapshot, so that no
+ * restored worker imports them again: what the package loader needs to
+ * install a wheel (cp437: zipfile's file names), and what webpickle imports
+ * (html's entity table is slow to import in wasm).
+ */
+export const PRELOAD = ["pickle", "importlib.metadata", "tarfile", "encodings.cp437", "hashlib", "html"];
 const MAGIC = "webpickle-snapshot\n";
 const CACHE_NAME = "webpickle-snapshots";
 const FILE_PREFIX = "webpickle-snapshot-";
@@ -51,10 +56,12 @@ export function canShareMemory() {
  * The snapshot as a pool keeps it: in shared memory where it can be, so that
  * each worker gets it without a copy in the pool's thread (structured-cloning
  * the snapshot into every INIT made the pool's thread a queue the workers
- * waited in); else as it is.
+ * waited in); else as it is, or a copy of its own where it is a view on a
+ * larger buffer (a cache entry's): Pyodide reads a snapshot from the start of
+ * its ArrayBuffer.
  */
 function kept(bytes) {
-  if (!canShareMemory()) return bytes;
+  if (!canShareMemory()) return bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength ? bytes : bytes.slice();
   const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
   shared.set(bytes);
   return shared;
@@ -219,7 +226,10 @@ async function pack(key, bytes) {
   return out;
 }
 
-/** The snapshot inside a cache entry, or null when the entry is not a valid one for `key`. */
+/**
+ * The snapshot inside a cache entry (a view on it: kept() copies it where the
+ * pool keeps it), or null when the entry is not a valid one for `key`.
+ */
 export async function unpack(entry, key) {
   const magic = new TextEncoder().encode(MAGIC);
   if (entry.length < magic.length + 4 || new TextDecoder().decode(entry.subarray(0, magic.length)) !== MAGIC) return null;
@@ -234,8 +244,7 @@ export async function unpack(entry, key) {
   }
   const view = entry.subarray(start);
   if (header?.format !== FORMAT || header.key !== key || header.length !== view.length) return null;
-  // A copy of its own: Pyodide reads a snapshot from the start of its ArrayBuffer.
-  return (await sha256Hex(view)) === header.sha256 ? view.slice() : null;
+  return (await sha256Hex(view)) === header.sha256 ? view : null;
 }
 
 /** `option`: true (Cache Storage where the page may use it), false, or a directory (Node). */
