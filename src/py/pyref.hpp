@@ -84,17 +84,25 @@ void note_current_error(const char* format, Args... args) {
     PyErr_SetRaisedException(exc);
 }
 
+// Runs write(); when it raises, runs add_notes() (which calls
+// note_current_error, once or more, or not at all) and lets the error go on:
+// for notes that depend on how far write() got.
+template <typename Write, typename AddNotes>
+void on_failure(Write&& write, AddNotes&& add_notes) {
+    try {
+        write();
+    } catch (PythonError&) {
+        add_notes();
+        throw;
+    }
+}
+
 // Runs write(); when it raises, notes where on the error (formatted only
 // then, by note_current_error) and lets it go on: the one way the walker
 // says "when serializing ..." on the way out of a failure.
 template <typename Write, typename... Args>
 void with_note(Write&& write, const char* format, Args... args) {
-    try {
-        write();
-    } catch (PythonError&) {
-        note_current_error(format, args...);
-        throw;
-    }
+    on_failure(write, [&] { note_current_error(format, args...); });
 }
 
 }  // namespace webpickle::py

@@ -88,26 +88,27 @@ void Pickler::write_dict_items(PyObject* obj) {
     Py_ssize_t pos = 0, written = 0;
     PyObject *key, *value;
     Ref current_key;  // while its value is written: the failure note names it
-    // One try around the loop, not one per item: in wasm that costs measurably.
-    try {
-        if (size > 1) writer_.opcode(op::MARK);
-        while (PyDict_Next(obj, &pos, &key, &value)) {
-            // Own the pair: saving may run code that removes it from the dict.
-            Ref k = Ref::borrow(key), v = Ref::borrow(value);
-            save(k.get());
-            current_key = std::move(k);
-            save(v.get());
-            current_key = Ref();
-            if (PyDict_GET_SIZE(obj) != size) raise(PyExc_RuntimeError, "dictionary changed size during iteration");
-            if (++written % static_cast<Py_ssize_t>(kBatchSize) == 0) {
-                writer_.opcode(op::SETITEMS);
-                writer_.opcode(op::MARK);
+    // One handler around the loop, not one per item: in wasm that costs measurably.
+    on_failure(
+        [&] {
+            if (size > 1) writer_.opcode(op::MARK);
+            while (PyDict_Next(obj, &pos, &key, &value)) {
+                // Own the pair: saving may run code that removes it from the dict.
+                Ref k = Ref::borrow(key), v = Ref::borrow(value);
+                save(k.get());
+                current_key = std::move(k);
+                save(v.get());
+                current_key = Ref();
+                if (PyDict_GET_SIZE(obj) != size) raise(PyExc_RuntimeError, "dictionary changed size during iteration");
+                if (++written % static_cast<Py_ssize_t>(kBatchSize) == 0) {
+                    writer_.opcode(op::SETITEMS);
+                    writer_.opcode(op::MARK);
+                }
             }
-        }
-    } catch (PythonError&) {
-        if (current_key) note_current_error("when serializing %T item %R", obj, current_key.get());
-        throw;
-    }
+        },
+        [&] {
+            if (current_key) note_current_error("when serializing %T item %R", obj, current_key.get());
+        });
     writer_.opcode(size > 1 ? op::SETITEMS : op::SETITEM);
 }
 
@@ -130,12 +131,8 @@ bool Pickler::write_set_items(PyObject* obj) {
         writer_.opcode(op::MARK);
         std::size_t end = std::min(items.size(), start + kBatchSize);
         for (std::size_t i = start; i < end; ++i) {
-            try {
-                pure &= save(items[i].get());
-            } catch (PythonError&) {
-                note_set_element(obj, static_cast<Py_ssize_t>(i), protocol());
-                throw;
-            }
+            on_failure([&] { pure &= save(items[i].get()); },
+                       [&] { note_set_element(obj, static_cast<Py_ssize_t>(i), protocol()); });
         }
         writer_.opcode(protocol() >= 4 ? op::ADDITEMS : op::APPENDS);
     }
@@ -166,12 +163,7 @@ bool Pickler::save_frozenset(PyObject* obj) {
         writer_.opcode(op::MARK);
         std::vector<Ref> items = canonical_items(obj);
         for (const Ref& item : items) {
-            try {
-                pure &= save(item.get());
-            } catch (PythonError&) {
-                note_set_element(obj, 0, protocol());
-                throw;
-            }
+            on_failure([&] { pure &= save(item.get()); }, [&] { note_set_element(obj, 0, protocol()); });
         }
     } else {
         // frozenset([...]) for protocols 2 and 3.

@@ -61,12 +61,7 @@ bool Pickler::save_function(PyObject* func) {
     install_imported_modules(parts);
     save_global_as(reinterpret_cast<PyObject*>(&PyFunction_Type), "types", "FunctionType");
     writer_.opcode(op::MARK);
-    try {
-        save_code(parts.code.get());
-    } catch (PythonError&) {
-        note_current_error("when serializing code of function %R", parts.qualname.get());
-        throw;
-    }
+    with_note([&] { save_code(parts.code.get()); }, "when serializing code of function %R", parts.qualname.get());
     std::uint32_t globals_index = push_globals_copy(parts.globals.get());
     save(parts.name.get());
     writer_.none();
@@ -102,14 +97,13 @@ void Pickler::write_function_state(const FunctionParts& parts) {
     Ref slots = parts.changed_attributes();
     bool has_dict = parts.dict && PyDict_GET_SIZE(parts.dict.get()) > 0;
     if (PyDict_GET_SIZE(slots.get()) == 0 && !has_dict) return;
-    try {
-        if (has_dict) save(parts.dict.get());
-        else writer_.none();
-        save(slots.get());
-    } catch (PythonError&) {
-        note_current_error("when serializing attributes of function %R", parts.qualname.get());
-        throw;
-    }
+    with_note(
+        [&] {
+            if (has_dict) save(parts.dict.get());
+            else writer_.none();
+            save(slots.get());
+        },
+        "when serializing attributes of function %R", parts.qualname.get());
     writer_.opcode(op::TUPLE2);
     writer_.opcode(op::BUILD);
 }
@@ -131,12 +125,8 @@ void Pickler::write_function_globals(const FunctionParts& parts, std::uint32_t g
     if (items.size() > 1) writer_.opcode(op::MARK);
     for (const auto& [name, value] : items) {
         save(name);
-        try {
-            save(value.get());
-        } catch (PythonError&) {
-            note_current_error("when serializing global %R of function %R", name, parts.qualname.get());
-            throw;
-        }
+        with_note([&] { save(value.get()); }, "when serializing global %R of function %R", name,
+                  parts.qualname.get());
     }
     writer_.opcode(items.size() > 1 ? op::SETITEMS : op::SETITEM);
     writer_.opcode(op::POP);
@@ -214,15 +204,13 @@ void Pickler::write_cell_contents(PyObject* cell, const FunctionParts* parts) {
     writer_.none();
     writer_.opcode(op::EMPTY_DICT);
     save_interned_name("cell_contents");
-    try {
-        save(owned.get());
-    } catch (PythonError&) {
-        if (parts != nullptr) {
-            PyObject* name = parts->free_variable_name(cell);
-            note_current_error("when serializing closure variable %R of function %R", name, parts->qualname.get());
-        }
-        throw;
-    }
+    on_failure([&] { save(owned.get()); },
+               [&] {
+                   if (parts == nullptr) return;
+                   PyObject* name = parts->free_variable_name(cell);
+                   note_current_error("when serializing closure variable %R of function %R", name,
+                                      parts->qualname.get());
+               });
     writer_.opcode(op::SETITEM);
     writer_.opcode(op::TUPLE2);
     writer_.opcode(op::BUILD);
