@@ -7,6 +7,7 @@
 #include "../core/version.hpp"
 #include "by_value_policy.hpp"
 #include "pickler.hpp"
+#include "internals.hpp"
 #include "runtime.hpp"
 
 namespace pyb = pybind11;
@@ -42,7 +43,7 @@ pyb::bytes run_dump(Session& session, const pyb::handle& obj, const Overrides& o
 PYBIND11_MODULE(_core, m) {
     m.doc() = "webpickle's C++ pickler (see the webpickle package for the public API)";
     try {
-        init_runtime();
+        init_internals();
     } catch (PythonError&) {
         throw pyb::error_already_set();
     }

@@ -3,16 +3,13 @@
 // of modules registered with register_pickle_by_value().
 #include "by_value_policy.hpp"
 
-#include "global_name_cache.hpp"
-
+#include "internals.hpp"
 #include "pickler.hpp"
 #include "pyref.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
 namespace {
-
-PyObject* g_registered_modules = nullptr;  // a set of module names
 
 bool is_main_module_name(PyObject* name) {
     return PyUnicode_Check(name) && (PyUnicode_CompareWithASCIIString(name, "__main__") == 0 ||
@@ -22,8 +19,9 @@ bool is_main_module_name(PyObject* name) {
 }  // namespace
 
 PyObject* registered_by_value_modules() {
-    if (g_registered_modules == nullptr) g_registered_modules = Ref::check(PySet_New(nullptr)).release();
-    return g_registered_modules;
+    PyObject*& modules = internals().registered_modules;
+    if (modules == nullptr) modules = Ref::check(PySet_New(nullptr)).release();
+    return modules;
 }
 
 bool module_is_registered(PyObject* module_name) {
@@ -86,7 +84,7 @@ bool pickle_by_value(PyObject* obj) {
         if (module_name && PyUnicode_Check(module_name.get())) {
             // ... one found where it was found before travels by reference,
             // unless its module was registered since ...
-            if (GlobalNameCache::instance().find(obj, name.get(), runtime().sys_modules))
+            if (internals().global_names.find(obj, name.get(), runtime().sys_modules))
                 return module_is_registered(module_name.get());
             // ... as does one whose module is not loaded (made at run time:
             // importing it on the other side would fail too) or that is not
@@ -105,7 +103,7 @@ bool pickle_by_value(PyObject* obj) {
                 current = Ref::steal(next);
             }
             if (current.get() != obj) return true;
-            GlobalNameCache::instance().add(obj, name.get(), module_name.get(), loaded.get());
+            internals().global_names.add(obj, name.get(), module_name.get(), loaded.get());
             return module_is_registered(module_name.get());
         }
     }

@@ -4,13 +4,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "internals.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
 namespace {
 
-std::vector<PyObject*> g_in_progress;  // classes whose id is being computed
+// Classes whose id is being computed.
+std::vector<PyObject*>& in_progress() { return internals().class_ids_in_progress; }
+
 
 // Stands in for a class defined in this process when a stream sets the
 // class's state (see class_registry.hpp): attributes set or deleted on it
@@ -22,8 +25,9 @@ int stand_in_setattro(PyObject*, PyObject*, PyObject*) { return 0; }
 PyObject* stand_in_call(PyObject*, PyObject*, PyObject*) { Py_RETURN_NONE; }
 
 PyObject* stand_in() {
-    // Never destroyed: one object for the life of the process.
-    static PyObject* instance = [] {
+    PyObject*& instance = internals().class_stand_in;
+    if (instance != nullptr) return instance;
+    instance = [] {
         PyType_Slot slots[] = {
             {Py_tp_getattro, reinterpret_cast<void*>(stand_in_getattro)},
             {Py_tp_setattro, reinterpret_cast<void*>(stand_in_setattro)},
@@ -95,15 +99,15 @@ Ref lookup(PyObject* mapping, PyObject* key) {
 Ref content_digest(PyObject* cls) {
     Session session(kHighestProtocol, nullptr);
     Pickler pickler(session, Overrides{});
-    g_in_progress.push_back(cls);
+    in_progress().push_back(cls);
     Ref stream;
     try {
         stream = pickler.dump(cls);
     } catch (...) {
-        g_in_progress.pop_back();
+        in_progress().pop_back();
         throw;
     }
-    g_in_progress.pop_back();
+    in_progress().pop_back();
     Ref sha256 = Ref::check(PyImport_ImportModuleAttrString("hashlib", "sha256"));
     Ref hash = Ref::check(PyObject_CallOneArg(sha256.get(), stream.get()));
     Ref hex = Ref::check(PyObject_CallMethod(hash.get(), "hexdigest", nullptr));
@@ -192,17 +196,24 @@ struct KnownIdentity {
     ClassIdentity identity;
 };
 
+}  // namespace
+
+struct KnownClassIdentities {
+    std::unordered_map<PyObject*, KnownIdentity> by_class;
+};
+
+namespace {
+
 std::unordered_map<PyObject*, KnownIdentity>& known_identities() {
-    // Never destroyed: its references must not be released after the
-    // interpreter has finalized, at process exit.
-    static auto* cache = new std::unordered_map<PyObject*, KnownIdentity>();
-    return *cache;
+    KnownClassIdentities*& known = internals().known_class_identities;
+    if (known == nullptr) known = new KnownClassIdentities();
+    return known->by_class;
 }
 
 }  // namespace
 
 bool class_id_in_progress(PyObject* cls) {
-    return std::find(g_in_progress.begin(), g_in_progress.end(), cls) != g_in_progress.end();
+    return std::find(in_progress().begin(), in_progress().end(), cls) != in_progress().end();
 }
 
 Ref class_id_of(PyObject* obj) {

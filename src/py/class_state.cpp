@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "internals.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -47,6 +48,22 @@ public:
 private:
     std::vector<PyObject*> names_;
 };
+
+}  // namespace
+
+struct ClassNameSets {
+    NameSet implicit{kImplicitAttributes};
+    NameSet enum_internals{kEnumInternals};
+    NameSet member_internals{kMemberInternals};
+};
+
+namespace {
+
+const ClassNameSets& name_sets() {
+    ClassNameSets*& sets = internals().class_name_sets;
+    if (sets == nullptr) sets = new ClassNameSets();
+    return *sets;
+}
 
 bool is_name(PyObject* key, PyObject* name) {
     return key == name || (!PyUnicode_CHECK_INTERNED(key) && PyUnicode_Compare(key, name) == 0);
@@ -112,11 +129,11 @@ Ref closure_variable(PyObject* func, const char* name) {
 NamedValues read_attributes(PyObject* cls, bool is_enum) {
     PyObject* dict = reinterpret_cast<PyTypeObject*>(cls)->tp_dict;
     Ref member_map = is_enum ? attribute(cls, "_member_map_") : Ref();
-    static const NameSet implicit(kImplicitAttributes);
-    static const NameSet enum_internals(kEnumInternals);
+    const NameSet& implicit = name_sets().implicit;
+    const NameSet& enum_internals = name_sets().enum_internals;
     // type stores __annotate__ as __annotate_func__ (PEP 649); setattr maps it back.
-    static PyObject* const annotate_func = name_of("__annotate_func__");
-    static PyObject* const doc = name_of("__doc__");
+    PyObject* const annotate_func = name_of("__annotate_func__");
+    PyObject* const doc = name_of("__doc__");
     NamedValues items;
     Py_ssize_t pos = 0;
     PyObject *key, *value;
@@ -150,7 +167,7 @@ NamedValues read_attributes(PyObject* cls, bool is_enum) {
 // {attribute: value} of each member beyond what enum gives it, for the
 // members that have any (aliases are the same objects: skipped).
 NamedValues read_member_attributes(PyObject* cls) {
-    static const NameSet member_internals(kMemberInternals);
+    const NameSet& member_internals = name_sets().member_internals;
     Ref names = attribute(cls, "_member_names_");
     Ref member_map = attribute(cls, "_member_map_");
     Ref list = Ref::check(PySequence_List(names.get()));

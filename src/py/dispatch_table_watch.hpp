@@ -13,52 +13,32 @@
 
 namespace webpickle::py {
 
+// Lives in Internals (internals.hpp): one per process.
 class DispatchTableWatch {
 public:
     // Watches `table` (copyreg.dispatch_table); false if no watcher is free.
-    static bool start(PyObject* table) {
-        if (!PyDict_CheckExact(table)) return false;
-        int id = PyDict_AddWatcher(&on_change);
-        if (id < 0) {
-            PyErr_Clear();
-            return false;
-        }
-        if (PyDict_Watch(id, table) < 0) {
-            PyErr_Clear();
-            return false;
-        }
-        state().watching = true;
-        return true;
-    }
+    // In internals.cpp, with the watcher's callback.
+    bool start(PyObject* table);
 
     // True when the table is known to have no entry for type.
-    static bool known_absent(PyTypeObject* type) {
-        const State& s = state();
-        return s.watching && s.absent_type == type && s.absent_generation == s.generation;
+    bool known_absent(PyTypeObject* type) const {
+        return watching_ && absent_type_ == type && absent_generation_ == generation_;
     }
 
     // After a lookup found no entry for type.
-    static void remember_absent(PyTypeObject* type) {
-        State& s = state();
-        s.absent_type = type;
-        s.absent_generation = s.generation;
+    void remember_absent(PyTypeObject* type) {
+        absent_type_ = type;
+        absent_generation_ = generation_;
     }
 
+    // The watcher's callback: the table changed.
+    void changed() { ++generation_; }
+
 private:
-    struct State {
-        bool watching = false;
-        std::uint64_t generation = 1;
-        PyTypeObject* absent_type = nullptr;  // compared by address only
-        std::uint64_t absent_generation = 0;
-    };
-    static State& state() {
-        static State s;
-        return s;
-    }
-    static int on_change(PyDict_WatchEvent, PyObject*, PyObject*, PyObject*) {
-        ++state().generation;
-        return 0;
-    }
+    bool watching_ = false;
+    std::uint64_t generation_ = 1;
+    PyTypeObject* absent_type_ = nullptr;  // compared by address only
+    std::uint64_t absent_generation_ = 0;
 };
 
 }  // namespace webpickle::py

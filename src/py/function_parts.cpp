@@ -4,6 +4,7 @@
 
 #include "code_scan_cache.hpp"
 #include "runtime.hpp"
+#include "writers.hpp"
 
 namespace webpickle::py {
 namespace {
@@ -66,28 +67,16 @@ Ref FunctionParts::changed_attributes() const {
     return attrs;
 }
 
-void collect_global_names(PyObject* code, std::vector<PyObject*>& names) {
-    // co_names and co_consts are kept alive by the code object, which outlives the walk.
-    PyObject* co_names = reinterpret_cast<PyCodeObject*>(code)->co_names;
-    for (std::uint32_t index : global_name_indices(code)) {
-        if (index >= static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names))) continue;
-        PyObject* name = PyTuple_GET_ITEM(co_names, index);
-        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-    }
-    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i) {
-        PyObject* item = PyTuple_GET_ITEM(consts, i);
-        if (PyCode_Check(item)) collect_global_names(item, names);
-    }
-}
-
 std::vector<PyObject*> FunctionParts::global_names_to_write(const GlobalsCopy& copy) const {
-    std::vector<PyObject*> names{runtime().s_name};
-    if (needs_package_name(code.get(), globals.get())) names.push_back(name_of("__package__"));  // relative imports
-    collect_global_names(code.get(), names);
-    names.erase(std::remove_if(names.begin(), names.end(),
-                               [&copy](PyObject* name) { return copy.names.count(name) != 0; }),
-                names.end());
+    bool package = needs_package_name(code.get(), globals.get());  // relative imports
+    const std::vector<PyObject*>& used = code_names(code.get()).global_names;  // no repeats
+    std::vector<PyObject*> names;
+    names.reserve(used.size() + 2);
+    PyObject* first[] = {runtime().s_name, package ? name_of("__package__") : nullptr};
+    for (PyObject* name : first)
+        if (name != nullptr && copy.names.count(name) == 0) names.push_back(name);
+    for (PyObject* name : used)
+        if (name != first[0] && name != first[1] && copy.names.count(name) == 0) names.push_back(name);
     return names;
 }
 

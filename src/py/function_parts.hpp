@@ -27,8 +27,4 @@ struct FunctionParts {
     PyObject* free_variable_name(PyObject* cell) const;
 };
 
-// The global names (borrowed from co_names) used by code and the code
-// objects nested in its constants, in first-use order.
-void collect_global_names(PyObject* code, std::vector<PyObject*>& names);
-
 }  // namespace webpickle::py

@@ -5,7 +5,7 @@
 // lookups: sys.modules[name] is the same module and its namespace still
 // maps the name to obj. A class or function that moved, or a module that was
 // replaced, fails the check and is looked up again. Bounded: when full it
-// starts over.
+// starts over. Lives in Internals (internals.hpp): one per process.
 #pragma once
 #include <Python.h>
 
@@ -49,13 +49,6 @@ public:
             entries_.clear();
         }
         entries_[obj] = Entry{Ref::borrow(obj), Ref::borrow(qualname), Ref::borrow(module_name), Ref::borrow(module)};
-    }
-
-    // The process's cache (never destroyed: its references must not be
-    // released after the interpreter has finalized).
-    static GlobalNameCache& instance() {
-        static auto* cache = new GlobalNameCache();
-        return *cache;
     }
 
 private:

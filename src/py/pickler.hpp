@@ -16,6 +16,7 @@
 #include "../core/stream_writer.hpp"
 #include "content_memo.hpp"
 #include "instance_shapes.hpp"
+#include "internals.hpp"
 #include "pybytes_buffer.hpp"
 #include "pyref.hpp"
 #include "runtime.hpp"
@@ -136,7 +137,6 @@ private:
     void save_complex(PyObject* obj);
     bool save_tuple(PyObject* obj);
     void save_list(PyObject* obj);
-    void save_dict(PyObject* obj);
     void write_dict_items(PyObject* obj);
     void save_set(PyObject* obj);
     bool save_frozenset(PyObject* obj);
@@ -187,35 +187,21 @@ public:
         writer_.memo_get(index);
         return true;
     }
+    // A dict (a namespace written by value as vars(owner)), in save_containers.cpp.
+    void save_dict(PyObject* obj);
     void batch_appends(PyObject* iterator, PyObject* obj);
     void batch_setitems(PyObject* iterator, PyObject* obj);
 
     // By value, in save_function.cpp and save_code.cpp.
     bool save_function(PyObject* func);
     void save_code(PyObject* code);
-    // Closures of stdlib factories, rebuilt by calling the factory (save_stdlib_closure.cpp).
-    bool save_stdlib_closure(const FunctionParts& parts);
-    bool save_dataclass_annotate(const FunctionParts& parts);
-    bool save_recursive_repr_wrapper(const FunctionParts& parts);
-    bool save_singledispatch(const FunctionParts& parts);
     void write_code_fields(PyCodeObject* co);
     void save_cell(PyObject* cell);
-    void save_module(PyObject* module);  // save_module.cpp
-    void save_module_by_value(PyObject* module);
-    // Before a function by value: the imports its body needs on the loading side.
-    void install_imported_modules(const FunctionParts& parts);
-    void import_submodules_used(const FunctionParts& parts);
-    bool write_submodule_imports(PyObject* module, const std::vector<PyObject*>& names);
-    void install_registered_imports(PyObject* code, PyObject* package);
-    // Three byte sequences per protocol around one memoized value (see save_code.cpp).
-    using FixedParts = std::string[kHighestProtocol + 1][3];
-    void write_fixed_parts(FixedParts& cache, void (Pickler::*write_part)(int));
+    // Writes the fixed parts (internals.hpp) that write_part(pickler, 0..2)
+    // writes, built once per protocol into cache (see save_code.cpp).
+    void write_fixed_parts(FixedParts& cache, void (*write_part)(Pickler&, int));
     void write_version_guard();
-    void write_version_guard_part(int part);
     void save_interned_name(const char* text);
-    void save_class(PyObject* cls);  // save_class.cpp
-    // Registers the object just built under its class id (class_registry.hpp).
-    void write_class_registration(PyObject* cls, std::uint32_t index);
     bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
     void write_instance_header(PyObject* obj);
     template <typename WriteState>
@@ -224,21 +210,6 @@ public:
     void write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values);
 
 private:
-    void write_class_skeleton(PyObject* cls);
-    void write_enum_skeleton(PyObject* cls);
-    void write_class_state(PyObject* cls, std::uint32_t index, const ClassState& state, PyObject* lost);
-    void write_class_attributes(PyObject* cls, std::uint32_t target, const NamedValues& items);
-    void write_lost_attributes(std::uint32_t index, std::uint32_t target, PyObject* lost);
-    void write_member_attributes(PyObject* cls, std::uint32_t target, const NamedValues& members);
-    template <typename WriteRest>
-    void write_map_over_target(PyObject* function, const char* function_name, std::uint32_t target,
-                               WriteRest&& write_rest);
-    void write_abc_registrations(PyObject* cls, std::uint32_t index);
-    void push_registry_setdefault();
-    void save_class_attribute(PyObject* cls, PyObject* name, PyObject* value);
-    void write_attributes_by_setattr(PyObject* cls, std::uint32_t target, const NamedValues& items);
-    void write_registry_part(int part);
-    void write_class_registry_expression();
     void write_function_state(const FunctionParts& parts);
     void write_function_globals(const FunctionParts& parts, std::uint32_t globals_index);
     std::uint32_t push_globals_copy(PyObject* globals);
@@ -272,9 +243,5 @@ private:
     bool skip_persistent_once_ = false;
 };
 
-// True when a function's copy of its globals needs __package__: its module
-// is in a package and its code imports (relative imports resolve against
-// __package__). In save_module.cpp.
-bool needs_package_name(PyObject* code, PyObject* globals);
 
 }  // namespace webpickle::py

@@ -13,6 +13,7 @@
 
 #include "pickler.hpp"
 #include "recursion_guard.hpp"
+#include "internals.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -35,10 +36,23 @@ struct Verdict {
     std::vector<Py_ssize_t> slot_offsets;
 };
 
-std::unordered_map<PyTypeObject*, Verdict>& verdicts() {
-    // Never destroyed: its references must not be released after the
-    // interpreter has finalized, at process exit.
-    static auto* cache = new std::unordered_map<PyTypeObject*, Verdict>();
+}  // namespace
+
+struct PlainInstanceVerdicts {
+    std::unordered_map<PyTypeObject*, Verdict> by_type;
+    // The last type asked about, checked first: instances mostly come in
+    // runs of one class, and a hash-map lookup per instance showed in wasm
+    // profiles.
+    PyTypeObject* last_type = nullptr;
+    const Verdict* last = nullptr;
+    const Verdict uncacheable;  // Layout::other, for a type without a version tag
+};
+
+namespace {
+
+PlainInstanceVerdicts& verdicts() {
+    PlainInstanceVerdicts*& cache = internals().plain_instance_verdicts;
+    if (cache == nullptr) cache = new PlainInstanceVerdicts();
     return *cache;
 }
 
@@ -136,30 +150,25 @@ Verdict decide(PyTypeObject* type) {
 
 // The cached verdict for type; borrowed until the next call.
 const Verdict& verdict_of(PyTypeObject* type) {
-    static const Verdict other;
+    PlainInstanceVerdicts& cache = verdicts();
     unsigned int version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
-    // The last type asked about first: instances mostly come in runs of one
-    // class, and a hash-map lookup per instance showed in wasm profiles.
-    static PyTypeObject* last_type = nullptr;
-    static const Verdict* last = nullptr;
-    if (version != 0 && type == last_type && last->version == version) return *last;
-    auto& cache = verdicts();
+    if (version != 0 && type == cache.last_type && cache.last->version == version) return *cache.last;
     if (version != 0) {
-        auto found = cache.find(type);
-        if (found != cache.end() && found->second.version == version) {
-            last_type = type;
-            last = &found->second;
-            return *last;
+        auto found = cache.by_type.find(type);
+        if (found != cache.by_type.end() && found->second.version == version) {
+            cache.last_type = type;
+            cache.last = &found->second;
+            return *cache.last;
         }
     }
     Verdict verdict = decide(type);
     // Read after deciding: copyreg may just have set __slotnames__.
     version = PyUnstable_Type_AssignVersionTag(type) ? type->tp_version_tag : 0;
-    if (version == 0) return other;  // uncacheable: the general path
+    if (version == 0) return cache.uncacheable;  // the general path
     verdict.version = version;
-    Verdict& stored = cache[type] = std::move(verdict);
-    last_type = type;
-    last = &stored;
+    Verdict& stored = cache.by_type[type] = std::move(verdict);
+    cache.last_type = type;
+    cache.last = &stored;
     return stored;
 }
 

@@ -1,7 +1,6 @@
 #include "runtime.hpp"
 
-#include "dispatch_table_watch.hpp"
-#include "literal_cache.hpp"
+#include "internals.hpp"
 
 #include <cstring>
 #include <string>
@@ -12,8 +11,6 @@
 
 namespace webpickle::py {
 namespace {
-
-Runtime g_runtime;
 
 // A new strong reference to module.attr, kept for the life of the process.
 PyObject* attribute_of(const char* module, const char* attr) {
@@ -53,19 +50,19 @@ GlobalOpcodes read_global_opcodes() {
 
 }  // namespace
 
-const Runtime& runtime() { return g_runtime; }
+const Runtime& runtime() { return internals().runtime; }
 
 PyObject* name_of(const char* literal) {
-    static auto* cache = new LiteralCache();  // never destroyed: its values outlive finalization safely
-    if (PyObject* found = cache->find(literal)) return found;
+    LiteralCache& cache = internals().names;
+    if (PyObject* found = cache.find(literal)) return found;
     PyObject* s = interned(literal);
-    cache->add(s, literal);
+    cache.add(s, literal);
     return s;
 }
 
 PyObject* stdlib_attr(const char* module, const char* attr) {
-    static auto* cache = new LiteralCache();  // never destroyed, as in name_of
-    if (PyObject* found = cache->find(module, attr)) return found;
+    LiteralCache& cache = internals().stdlib_attributes;
+    if (PyObject* found = cache.find(module, attr)) return found;
     Ref value = Ref::check(PyImport_ImportModule(module));
     const char* start = attr;
     while (true) {
@@ -76,16 +73,16 @@ PyObject* stdlib_attr(const char* module, const char* attr) {
         start = dot + 1;
     }
     PyObject* kept = value.release();
-    cache->add(kept, module, attr);
+    cache.add(kept, module, attr);
     return kept;
 }
 
 void init_runtime() {
-    Runtime& r = g_runtime;
+    Runtime& r = internals().runtime;
     r.sys_modules = PyImport_GetModuleDict();
     Py_INCREF(r.sys_modules);
     r.copyreg_dispatch_table = attribute_of("copyreg", "dispatch_table");
-    DispatchTableWatch::start(r.copyreg_dispatch_table);  // optional: without it, a lookup per object
+    internals().dispatch_table.start(r.copyreg_dispatch_table);  // optional: without it, a lookup per object
     r.extension_registry = attribute_of("copyreg", "_extension_registry");
     r.reverse_name_mapping = attribute_of("_compat_pickle", "REVERSE_NAME_MAPPING");
     r.reverse_import_mapping = attribute_of("_compat_pickle", "REVERSE_IMPORT_MAPPING");
@@ -122,7 +119,7 @@ void init_runtime() {
 }
 
 void add_note(PyObject* exc, PyObject* note) {
-    PyObject* result = PyObject_CallMethodOneArg(exc, g_runtime.s_add_note, note);
+    PyObject* result = PyObject_CallMethodOneArg(exc, internals().runtime.s_add_note, note);
     if (result == nullptr) {
         PyErr_Clear();  // add_note was overridden and failed: keep the original error
     } else {

@@ -1,6 +1,7 @@
 // Objects of the running interpreter that the pickler needs again and again
 // (copyreg's tables, the stdlib types that rebuild functions, interned
-// attribute names), looked up once when the extension is imported.
+// attribute names), looked up once when the extension is imported and
+// kept in Internals (internals.hpp).
 #pragma once
 #include <Python.h>
 
@@ -57,7 +58,8 @@ PyObject* name_of(const char* literal);
 // first use and kept. Literals only, as for name_of.
 PyObject* stdlib_attr(const char* module, const char* attr);
 
-// The runtime, initialised by init_runtime() when the module is imported.
+// The runtime (kept in Internals), initialised by init_runtime() when the
+// module is imported (init_internals() calls it).
 const Runtime& runtime();
 // Looks everything up; raises (PythonError) if the interpreter lacks something.
 void init_runtime();

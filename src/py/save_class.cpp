@@ -15,6 +15,8 @@
 #include "class_registry.hpp"
 #include "class_state.hpp"
 #include "pickler.hpp"
+#include "writers.hpp"
+#include "internals.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -24,44 +26,62 @@ Ref attribute(PyObject* obj, const char* name) { return Ref::check(PyObject_GetA
 
 // Memo keys for the registry's methods that streams look up once each.
 PyObject* own_get_key() {
-    static PyObject* key = PyBaseObject_Type.tp_alloc(&PyBaseObject_Type, 0);
+    PyObject*& key = internals().own_get_key;
+    if (key == nullptr) key = Ref::check(PyBaseObject_Type.tp_alloc(&PyBaseObject_Type, 0)).release();
     return key;
 }
 
-}  // namespace
-
-void Pickler::save_class(PyObject* cls) {
-    // Only classes made by Python code can be rebuilt from their namespace;
-    // a built-in or C type that cannot be found by name gets the stdlib's error.
-    if (!PyType_HasFeature(reinterpret_cast<PyTypeObject*>(cls), Py_TPFLAGS_HEAPTYPE) || !pickle_by_value(cls)) {
-        save_global(cls, nullptr);
-        return;
+void write_registry_part(Pickler& p, int part) {
+    Ref name = Ref::check(PyUnicode_FromString(kRegistryModule));
+    switch (part) {
+        case 0:  // sys.modules.setdefault, NAME   (then: memoize NAME)
+            p.write_global_by_name("sys", "modules.setdefault");
+            p.save(name.get());
+            break;
+        case 1:  // ModuleType   (then: NAME)
+            p.write_global_by_name("types", "ModuleType");
+            break;
+        default:  // (NAME) with state {'by_id': WeakValueDictionary(), 'own': {}}; call; drop; NAME.by_id.setdefault
+            p.writer().opcode(op::TUPLE1);
+            p.writer().opcode(op::REDUCE);
+            p.writer().opcode(op::EMPTY_DICT);
+            p.writer().opcode(op::MARK);
+            p.save(name_of("by_id"));
+            p.write_global_by_name("weakref", "WeakValueDictionary");
+            p.writer().opcode(op::EMPTY_TUPLE);
+            p.writer().opcode(op::REDUCE);
+            p.save(name_of("own"));
+            p.writer().opcode(op::EMPTY_DICT);
+            p.writer().opcode(op::SETITEMS);
+            p.writer().opcode(op::BUILD);
+            p.writer().opcode(op::TUPLE2);
+            p.writer().opcode(op::REDUCE);
+            p.writer().opcode(op::POP);
+            p.write_global_by_name(kRegistryModule, "by_id.setdefault");
     }
-    ClassState state = ClassState::of(cls);
-    ClassIdentity identity;
-    if (class_id_in_progress(cls)) identity.id = Ref::check(PyUnicode_FromString(""));
-    else identity = class_identity(cls, state.names().get());
-    Ref lost = state.take_removed(identity.removed.get());
-    push_registry_setdefault();
-    save(identity.id.get());
-    try {
-        if (state.is_enum) write_enum_skeleton(cls);
-        else write_class_skeleton(cls);
-    } catch (PythonError&) {
-        note_current_error("when serializing class %R", cls);
-        throw;
-    }
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);
-    std::uint32_t index = session_.memo_add(cls);
-    writer_.memo_put(index);  // the class stays on the stack: what save() leaves
-    session_.namespaces().emplace(reinterpret_cast<PyTypeObject*>(cls)->tp_dict, cls);
-    write_class_state(cls, index, state, lost.get());
-    write_abc_registrations(cls, index);
 }
 
-void Pickler::write_class_skeleton(PyObject* cls) {
-    save(reinterpret_cast<PyObject*>(Py_TYPE(cls)));  // the metaclass
+// The registry's by_id.setdefault (a bound method), made in the loading
+// process if needed, once per stream:
+//   dict.setdefault(sys.modules, NAME, ModuleType(NAME) with by_id=WeakValueDictionary(), own={})
+//   then the global NAME.by_id.setdefault
+// Four global lookups (each a large share of a small stream's load time:
+// bench/README.md, "Measured reasons"): the registry module is created with
+// its by_id by BUILD (no call), and by_id's setdefault is found by the
+// unpickler's own dotted lookup.
+void push_registry_setdefault(Pickler& p) {
+    if (p.session().registry_index() != IdentityMemo::kMissing) {
+        p.writer().memo_get(p.session().registry_index());
+        return;
+    }
+    p.write_fixed_parts(internals().registry_parts, write_registry_part);
+    std::uint32_t index = p.session().memo_reserve();
+    p.writer().memo_put(index);
+    p.session().set_registry_index(index);
+}
+
+void write_class_skeleton(Pickler& p, PyObject* cls) {
+    p.save(reinterpret_cast<PyObject*>(Py_TYPE(cls)));  // the metaclass
     Ref name = attribute(cls, "__name__");
     Ref namespace_ = Ref::check(PyDict_New());
     PyObject* dict = reinterpret_cast<PyTypeObject*>(cls)->tp_dict;
@@ -79,21 +99,22 @@ void Pickler::write_class_skeleton(PyObject* cls) {
         auto [key, annotations] = typed_dict_own_annotations(cls);
         if (key && PyDict_SetItem(namespace_.get(), key.get(), annotations.get()) < 0) raise_error();
     }
-    save(name.get());
+    p.save(name.get());
     if (typed_dict) {
         // What the class statement passed: types.resolve_bases(__orig_bases__).
-        save_global_as(stdlib_attr("types", "resolve_bases"), "types", "resolve_bases");
-        save(attribute(cls, "__orig_bases__").get());
-        writer_.opcode(op::TUPLE1);
-        writer_.opcode(op::REDUCE);
+        p.save_global_as(stdlib_attr("types", "resolve_bases"), "types", "resolve_bases");
+        p.save(attribute(cls, "__orig_bases__").get());
+        p.writer().opcode(op::TUPLE1);
+        p.writer().opcode(op::REDUCE);
     } else {
-        save(attribute(cls, "__bases__").get());
+        p.save(attribute(cls, "__bases__").get());
     }
-    save(namespace_.get());
-    writer_.opcode(op::TUPLE3);
-    writer_.opcode(op::REDUCE);
+    p.save(namespace_.get());
+    p.writer().opcode(op::TUPLE3);
+    p.writer().opcode(op::REDUCE);
 }
-void Pickler::write_enum_skeleton(PyObject* cls) {
+
+void write_enum_skeleton(Pickler& p, PyObject* cls) {
     // metaclass(name, bases, ns), ns = metaclass.__prepare__(name, bases)
     // filled with __module__, __qualname__ and the members (aliases
     // included) in order: what a class statement does, and twice as fast to
@@ -102,55 +123,72 @@ void Pickler::write_enum_skeleton(PyObject* cls) {
     Ref metaclass = Ref::borrow(reinterpret_cast<PyObject*>(Py_TYPE(cls)));
     Ref name = attribute(cls, "__name__");
     Ref bases = attribute(cls, "__bases__");
-    save(metaclass.get());
-    save(name.get());
-    save(bases.get());
-    save_global_as(stdlib_attr("builtins", "getattr"), "builtins", "getattr");
-    save(metaclass.get());
-    save(name_of("__prepare__"));
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);
-    save(name.get());
-    save(bases.get());
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);  // the enum's namespace
-    writer_.opcode(op::MARK);
-    save(name_of("__module__"));
-    save(attribute(cls, "__module__").get());
-    save(name_of("__qualname__"));
-    save(attribute(cls, "__qualname__").get());
+    p.save(metaclass.get());
+    p.save(name.get());
+    p.save(bases.get());
+    p.save_global_as(stdlib_attr("builtins", "getattr"), "builtins", "getattr");
+    p.save(metaclass.get());
+    p.save(name_of("__prepare__"));
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::REDUCE);
+    p.save(name.get());
+    p.save(bases.get());
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::REDUCE);  // the enum's namespace
+    p.writer().opcode(op::MARK);
+    p.save(name_of("__module__"));
+    p.save(attribute(cls, "__module__").get());
+    p.save(name_of("__qualname__"));
+    p.save(attribute(cls, "__qualname__").get());
     Ref member_map = attribute(cls, "_member_map_");
     Py_ssize_t pos = 0;
     PyObject *member_name, *member;
     while (PyDict_Next(member_map.get(), &pos, &member_name, &member)) {
-        save(member_name);
-        save(attribute(member, "_value_").get());
+        p.save(member_name);
+        p.save(attribute(member, "_value_").get());
     }
-    writer_.opcode(op::SETITEMS);
-    writer_.opcode(op::TUPLE3);
-    writer_.opcode(op::REDUCE);
+    p.writer().opcode(op::SETITEMS);
+    p.writer().opcode(op::TUPLE3);
+    p.writer().opcode(op::REDUCE);
 }
 
-void Pickler::write_class_state(PyObject* cls, std::uint32_t index, const ClassState& state, PyObject* lost) {
-    if (state.attributes.empty() && state.member_attributes.empty() && lost == nullptr) return;
-    // target = own.get(cls, cls)
-    if (!memo_get_if_present(own_get_key())) {
-        write_global_by_name(kRegistryModule, "own.get");
-        memoize(own_get_key());
-    }
-    writer_.memo_get(index);
-    writer_.memo_get(index);
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);
-    std::uint32_t target = session_.memo_reserve();
-    writer_.memo_put(target);
-    writer_.opcode(op::POP);
-    if (!state.attributes.empty()) write_class_attributes(cls, target, state.attributes);
-    if (lost != nullptr) write_lost_attributes(index, target, lost);
-    write_member_attributes(cls, target, state.member_attributes);
+void save_class_attribute(Pickler& p, PyObject* cls, PyObject* name, PyObject* value) {
+    with_note([&] { p.save(value); }, "when serializing attribute %R of class %R", name, cls);
 }
 
-void Pickler::write_class_attributes(PyObject* cls, std::uint32_t target, const NamedValues& items) {
+// list(map(function, itertools.repeat(memo[target]), <then what write_rest adds>))
+template <typename WriteRest>
+void write_map_over_target(Pickler& p, PyObject* function, const char* function_name, std::uint32_t target,
+                                    WriteRest&& write_rest) {
+    p.save_global_as(reinterpret_cast<PyObject*>(&PyList_Type), "builtins", "list");
+    p.save_global_as(reinterpret_cast<PyObject*>(&PyMap_Type), "builtins", "map");
+    p.writer().opcode(op::MARK);
+    p.save_global_as(function, "builtins", function_name);
+    p.save_global_as(stdlib_attr("itertools", "repeat"), "itertools", "repeat");
+    p.writer().memo_get(target);
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
+    write_rest();
+    p.writer().opcode(op::TUPLE);
+    p.writer().opcode(op::REDUCE);
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
+    p.writer().opcode(op::POP);
+}
+
+// list(map(setattr, itertools.repeat(target), names, values))
+void write_attributes_by_setattr(Pickler& p, PyObject* cls, std::uint32_t target, const NamedValues& items) {
+    write_map_over_target(p, stdlib_attr("builtins", "setattr"), "setattr", target, [&] {
+        p.writer().opcode(op::MARK);
+        for (const auto& item : items) p.save(item.first.get());
+        p.writer().opcode(op::TUPLE);
+        p.writer().opcode(op::MARK);
+        for (const auto& item : items) save_class_attribute(p, cls, item.first.get(), item.second.get());
+        p.writer().opcode(op::TUPLE);
+    });
+}
+
+void write_class_attributes(Pickler& p, PyObject* cls, std::uint32_t target, const NamedValues& items) {
     // BUILD (None, {name: value}): the unpickler setattr()s each item on the
     // class, with no global lookup (the costly part of loading; figures in
     // bench/README.md, "Measured reasons").
@@ -159,104 +197,78 @@ void Pickler::write_class_attributes(PyObject* cls, std::uint32_t target, const 
     int has_setstate = PyObject_HasAttrWithError(cls, name_of("__setstate__"));
     if (has_setstate < 0) raise_error();
     if (has_setstate) {
-        write_attributes_by_setattr(cls, target, items);
+        write_attributes_by_setattr(p, cls, target, items);
         return;
     }
-    writer_.memo_get(target);
-    writer_.none();
-    writer_.opcode(op::EMPTY_DICT);
-    writer_.opcode(op::MARK);
+    p.writer().memo_get(target);
+    p.writer().none();
+    p.writer().opcode(op::EMPTY_DICT);
+    p.writer().opcode(op::MARK);
     for (const auto& item : items) {
-        save(item.first.get());
-        save_class_attribute(cls, item.first.get(), item.second.get());
+        p.save(item.first.get());
+        save_class_attribute(p, cls, item.first.get(), item.second.get());
     }
-    writer_.opcode(op::SETITEMS);
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::BUILD);
-    writer_.opcode(op::POP);
-}
-
-void Pickler::save_class_attribute(PyObject* cls, PyObject* name, PyObject* value) {
-    try {
-        save(value);
-    } catch (PythonError&) {
-        note_current_error("when serializing attribute %R of class %R", name, cls);
-        throw;
-    }
-}
-
-// list(map(function, itertools.repeat(memo[target]), <then what write_rest adds>))
-template <typename WriteRest>
-void Pickler::write_map_over_target(PyObject* function, const char* function_name, std::uint32_t target,
-                                    WriteRest&& write_rest) {
-    save_global_as(reinterpret_cast<PyObject*>(&PyList_Type), "builtins", "list");
-    save_global_as(reinterpret_cast<PyObject*>(&PyMap_Type), "builtins", "map");
-    writer_.opcode(op::MARK);
-    save_global_as(function, "builtins", function_name);
-    save_global_as(stdlib_attr("itertools", "repeat"), "itertools", "repeat");
-    writer_.memo_get(target);
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    write_rest();
-    writer_.opcode(op::TUPLE);
-    writer_.opcode(op::REDUCE);
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    writer_.opcode(op::POP);
-}
-
-// list(map(setattr, itertools.repeat(target), names, values))
-void Pickler::write_attributes_by_setattr(PyObject* cls, std::uint32_t target, const NamedValues& items) {
-    write_map_over_target(stdlib_attr("builtins", "setattr"), "setattr", target, [&] {
-        writer_.opcode(op::MARK);
-        for (const auto& item : items) save(item.first.get());
-        writer_.opcode(op::TUPLE);
-        writer_.opcode(op::MARK);
-        for (const auto& item : items) save_class_attribute(cls, item.first.get(), item.second.get());
-        writer_.opcode(op::TUPLE);
-    });
+    p.writer().opcode(op::SETITEMS);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::BUILD);
+    p.writer().opcode(op::POP);
 }
 
 // list(map(delattr, itertools.repeat(target), frozenset.intersection(frozenset(lost), vars(cls)))):
 // attributes an earlier stream set that the class has lost since, deleted
 // where they are (a receiver may never have had them).
-void Pickler::write_lost_attributes(std::uint32_t index, std::uint32_t target, PyObject* lost) {
-    write_map_over_target(stdlib_attr("builtins", "delattr"), "delattr", target, [&] {
-        save_global_as(stdlib_attr("builtins", "frozenset.intersection"), "builtins", "frozenset.intersection");
+void write_lost_attributes(Pickler& p, std::uint32_t index, std::uint32_t target, PyObject* lost) {
+    write_map_over_target(p, stdlib_attr("builtins", "delattr"), "delattr", target, [&] {
+        p.save_global_as(stdlib_attr("builtins", "frozenset.intersection"), "builtins", "frozenset.intersection");
         Ref names = Ref::check(PyFrozenSet_New(lost));
-        save(names.get());
-        save_global_as(stdlib_attr("builtins", "vars"), "builtins", "vars");
-        writer_.memo_get(index);
-        writer_.opcode(op::TUPLE1);
-        writer_.opcode(op::REDUCE);
-        writer_.opcode(op::TUPLE2);
-        writer_.opcode(op::REDUCE);
+        p.save(names.get());
+        p.save_global_as(stdlib_attr("builtins", "vars"), "builtins", "vars");
+        p.writer().memo_get(index);
+        p.writer().opcode(op::TUPLE1);
+        p.writer().opcode(op::REDUCE);
+        p.writer().opcode(op::TUPLE2);
+        p.writer().opcode(op::REDUCE);
     });
 }
 
 // Each member with attributes of its own (set by the enum's __init__):
 // BUILD getattr(target, member_name) with {attribute: value}.
-void Pickler::write_member_attributes(PyObject* cls, std::uint32_t target, const NamedValues& members) {
+void write_member_attributes(Pickler& p, PyObject* cls, std::uint32_t target, const NamedValues& members) {
     for (const auto& [name, attributes] : members) {
-        save_global_as(runtime().builtin_getattr, "builtins", "getattr");
-        writer_.memo_get(target);
-        save(name.get());
-        writer_.opcode(op::TUPLE2);
-        writer_.opcode(op::REDUCE);
-        try {
-            save(attributes.get());
-        } catch (PythonError&) {
-            note_current_error("when serializing the attributes of member %R of enum %R", name.get(), cls);
-            throw;
-        }
-        writer_.opcode(op::BUILD);
-        writer_.opcode(op::POP);
+        p.save_global_as(runtime().builtin_getattr, "builtins", "getattr");
+        p.writer().memo_get(target);
+        p.save(name.get());
+        p.writer().opcode(op::TUPLE2);
+        p.writer().opcode(op::REDUCE);
+        with_note([&] { p.save(attributes.get()); }, "when serializing the attributes of member %R of enum %R",
+                  name.get(), cls);
+        p.writer().opcode(op::BUILD);
+        p.writer().opcode(op::POP);
     }
+}
+
+void write_class_state(Pickler& p, PyObject* cls, std::uint32_t index, const ClassState& state, PyObject* lost) {
+    if (state.attributes.empty() && state.member_attributes.empty() && lost == nullptr) return;
+    // target = own.get(cls, cls)
+    if (!p.memo_get_if_present(own_get_key())) {
+        p.write_global_by_name(kRegistryModule, "own.get");
+        p.memoize(own_get_key());
+    }
+    p.writer().memo_get(index);
+    p.writer().memo_get(index);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::REDUCE);
+    std::uint32_t target = p.session().memo_reserve();
+    p.writer().memo_put(target);
+    p.writer().opcode(op::POP);
+    if (!state.attributes.empty()) write_class_attributes(p, cls, target, state.attributes);
+    if (lost != nullptr) write_lost_attributes(p, index, target, lost);
+    write_member_attributes(p, cls, target, state.member_attributes);
 }
 
 // Virtual subclasses registered with an ABC: abc.ABCMeta.register(cls, sub),
 // sorted by name so the stream does not depend on set order.
-void Pickler::write_abc_registrations(PyObject* cls, std::uint32_t index) {
+void write_abc_registrations(Pickler& p, PyObject* cls, std::uint32_t index) {
     PyObject* abc_meta = stdlib_attr("abc", "ABCMeta");
     int is_abc = PyObject_IsInstance(cls, abc_meta);
     if (is_abc < 0) raise_error();
@@ -276,74 +288,55 @@ void Pickler::write_abc_registrations(PyObject* cls, std::uint32_t index) {
     }
     std::sort(subclasses.begin(), subclasses.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [name, sub] : subclasses) {
-        save_global_as(stdlib_attr("abc", "ABCMeta.register"), "abc", "ABCMeta.register");
-        writer_.memo_get(index);
-        save(sub.get());
-        writer_.opcode(op::TUPLE2);
-        writer_.opcode(op::REDUCE);
-        writer_.opcode(op::POP);
+        p.save_global_as(stdlib_attr("abc", "ABCMeta.register"), "abc", "ABCMeta.register");
+        p.writer().memo_get(index);
+        p.save(sub.get());
+        p.writer().opcode(op::TUPLE2);
+        p.writer().opcode(op::REDUCE);
+        p.writer().opcode(op::POP);
     }
+}
+
+}  // namespace
+
+void save_class(Pickler& p, PyObject* cls) {
+    // Only classes made by Python code can be rebuilt from their namespace;
+    // a built-in or C type that cannot be found by name gets the stdlib's error.
+    if (!PyType_HasFeature(reinterpret_cast<PyTypeObject*>(cls), Py_TPFLAGS_HEAPTYPE) || !pickle_by_value(cls)) {
+        p.save_global(cls, nullptr);
+        return;
+    }
+    ClassState state = ClassState::of(cls);
+    ClassIdentity identity;
+    if (class_id_in_progress(cls)) identity.id = Ref::check(PyUnicode_FromString(""));
+    else identity = class_identity(cls, state.names().get());
+    Ref lost = state.take_removed(identity.removed.get());
+    push_registry_setdefault(p);
+    p.save(identity.id.get());
+    with_note(
+        [&] {
+            if (state.is_enum) write_enum_skeleton(p, cls);
+            else write_class_skeleton(p, cls);
+        },
+        "when serializing class %R", cls);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::REDUCE);
+    std::uint32_t index = p.session().memo_add(cls);
+    p.writer().memo_put(index);  // the class stays on the stack: what save() leaves
+    p.session().namespaces().emplace(reinterpret_cast<PyTypeObject*>(cls)->tp_dict, cls);
+    write_class_state(p, cls, index, state, lost.get());
+    write_abc_registrations(p, cls, index);
 }
 
 // A type variable's registration: memo[index] = by_id.setdefault(id, memo[index])
-void Pickler::write_class_registration(PyObject* cls, std::uint32_t index) {
+void write_class_registration(Pickler& p, PyObject* cls, std::uint32_t index) {
     Ref id = class_id_in_progress(cls) ? Ref::check(PyUnicode_FromString("")) : class_id_of(cls);
-    push_registry_setdefault();
-    save(id.get());
-    writer_.memo_get(index);
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);
-    writer_.memo_put_at(index);
-}
-
-// The registry's by_id.setdefault (a bound method), made in the loading
-// process if needed, once per stream:
-//   dict.setdefault(sys.modules, NAME, ModuleType(NAME) with by_id=WeakValueDictionary(), own={})
-//   then the global NAME.by_id.setdefault
-// Four global lookups (each a large share of a small stream's load time:
-// bench/README.md, "Measured reasons"): the registry module is created with
-// its by_id by BUILD (no call), and by_id's setdefault is found by the
-// unpickler's own dotted lookup.
-void Pickler::push_registry_setdefault() {
-    if (session_.registry_index() != IdentityMemo::kMissing) {
-        writer_.memo_get(session_.registry_index());
-        return;
-    }
-    static FixedParts parts;
-    write_fixed_parts(parts, &Pickler::write_registry_part);
-    std::uint32_t index = session_.memo_reserve();
-    writer_.memo_put(index);
-    session_.set_registry_index(index);
-}
-
-void Pickler::write_registry_part(int part) {
-    Ref name = Ref::check(PyUnicode_FromString(kRegistryModule));
-    switch (part) {
-        case 0:  // sys.modules.setdefault, NAME   (then: memoize NAME)
-            write_global_by_name("sys", "modules.setdefault");
-            save(name.get());
-            break;
-        case 1:  // ModuleType   (then: NAME)
-            write_global_by_name("types", "ModuleType");
-            break;
-        default:  // (NAME) with state {'by_id': WeakValueDictionary(), 'own': {}}; call; drop; NAME.by_id.setdefault
-            writer_.opcode(op::TUPLE1);
-            writer_.opcode(op::REDUCE);
-            writer_.opcode(op::EMPTY_DICT);
-            writer_.opcode(op::MARK);
-            save(name_of("by_id"));
-            write_global_by_name("weakref", "WeakValueDictionary");
-            writer_.opcode(op::EMPTY_TUPLE);
-            writer_.opcode(op::REDUCE);
-            save(name_of("own"));
-            writer_.opcode(op::EMPTY_DICT);
-            writer_.opcode(op::SETITEMS);
-            writer_.opcode(op::BUILD);
-            writer_.opcode(op::TUPLE2);
-            writer_.opcode(op::REDUCE);
-            writer_.opcode(op::POP);
-            write_global_by_name(kRegistryModule, "by_id.setdefault");
-    }
+    push_registry_setdefault(p);
+    p.save(id.get());
+    p.writer().memo_get(index);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::REDUCE);
+    p.writer().memo_put_at(index);
 }
 
 }  // namespace webpickle::py

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "pickler.hpp"
+#include "internals.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -16,6 +17,33 @@ const char kCacheTag[] = "cpython-" Py_STRINGIFY(PY_MAJOR_VERSION) Py_STRINGIFY(
 // after it: KeyError: ('this pickle needs Python 3.14, not', 'cpython-313').
 const char kVersionMismatch[] =
     "this pickle needs Python " WEBPICKLE_PY_VERSION ", not";
+
+// The version guard's fixed parts (see write_version_guard).
+void write_version_guard_part(Pickler& p, int part) {
+    switch (part) {
+        case 0: {  // dict.__getitem__, {MESSAGE   (then: memoize the message)
+            p.write_global_by_name("builtins", "dict.__getitem__");
+            p.writer().opcode(op::EMPTY_DICT);
+            Ref message = Ref::check(PyUnicode_FromString(kVersionMismatch));
+            p.save(message.get());
+            break;
+        }
+        case 1: {  // , TAG): None}   (then: the message again)
+            Ref tag = Ref::check(PyUnicode_FromString(kCacheTag));
+            p.save(tag.get());
+            p.writer().opcode(op::TUPLE2);
+            p.writer().opcode(op::NONE);
+            p.writer().opcode(op::SETITEM);
+            break;
+        }
+        default:  // , the loader's tag) -> look the key up, drop the result
+            p.write_global_by_name("sys", "implementation.cache_tag");
+            p.writer().opcode(op::TUPLE2);
+            p.writer().opcode(op::TUPLE2);
+            p.writer().opcode(op::REDUCE);
+            p.writer().opcode(op::POP);
+    }
+}
 
 }  // namespace
 
@@ -74,19 +102,18 @@ void Pickler::write_code_fields(PyCodeObject* co) {
 void Pickler::write_version_guard() {
     if (guard_written_) return;
     guard_written_ = true;
-    static FixedParts parts;
-    write_fixed_parts(parts, &Pickler::write_version_guard_part);
+    write_fixed_parts(internals().version_guard_parts, write_version_guard_part);
 }
 
 // The parts between memo operations are the same bytes in every stream of a
 // protocol: built once (without the memo) and copied. The value of the
 // stream's own that part 0 leaves is memoized under a fresh index and read
 // back after part 1: memo indices depend on the stream.
-void Pickler::write_fixed_parts(FixedParts& cache, void (Pickler::*write_part)(int)) {
+void Pickler::write_fixed_parts(FixedParts& cache, void (*write_part)(Pickler&, int)) {
     std::string(&parts)[3] = cache[protocol()];
     if (parts[0].empty()) {
         for (int i = 0; i < 3; ++i)
-            parts[i] = fixed_bytes(protocol(), [i, write_part](Pickler& p) { (p.*write_part)(i); });
+            parts[i] = fixed_bytes(protocol(), [i, write_part](Pickler& p) { write_part(p, i); });
     }
     OutputBuffer& out = writer_.buffer();
     out.append(parts[0].data(), parts[0].size());
@@ -95,32 +122,6 @@ void Pickler::write_fixed_parts(FixedParts& cache, void (Pickler::*write_part)(i
     out.append(parts[1].data(), parts[1].size());
     writer_.memo_get(value);
     out.append(parts[2].data(), parts[2].size());
-}
-
-void Pickler::write_version_guard_part(int part) {
-    switch (part) {
-        case 0: {  // dict.__getitem__, {MESSAGE   (then: memoize the message)
-            write_global_by_name("builtins", "dict.__getitem__");
-            writer_.opcode(op::EMPTY_DICT);
-            Ref message = Ref::check(PyUnicode_FromString(kVersionMismatch));
-            save(message.get());
-            break;
-        }
-        case 1: {  // , TAG): None}   (then: the message again)
-            Ref tag = Ref::check(PyUnicode_FromString(kCacheTag));
-            save(tag.get());
-            writer_.opcode(op::TUPLE2);
-            writer_.opcode(op::NONE);
-            writer_.opcode(op::SETITEM);
-            break;
-        }
-        default:  // , the loader's tag) -> look the key up, drop the result
-            write_global_by_name("sys", "implementation.cache_tag");
-            writer_.opcode(op::TUPLE2);
-            writer_.opcode(op::TUPLE2);
-            writer_.opcode(op::REDUCE);
-            writer_.opcode(op::POP);
-    }
 }
 
 }  // namespace webpickle::py

@@ -9,12 +9,12 @@
 #include <utility>
 #include <vector>
 
+#include "internals.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
 #include "special_writers.hpp"
 
 namespace webpickle::py {
-namespace {
 
 // Module-level singletons that must stay themselves: object -> (module, name),
 // and their types (entries of the special-types table).
@@ -23,9 +23,12 @@ struct IdentitySingletons {
     std::vector<PyTypeObject*> types;
 };
 
+namespace {
+
 const IdentitySingletons& identity_singletons() {
-    static IdentitySingletons table = [] {
-        IdentitySingletons built;
+    IdentitySingletons*& table = internals().identity_singletons;
+    if (table == nullptr) {
+        auto* built = new IdentitySingletons();
         for (const char* name : {"MISSING", "KW_ONLY", "_FIELD", "_FIELD_CLASSVAR", "_FIELD_INITVAR",
                                  "_HAS_DEFAULT_FACTORY"}) {
             PyObject* value = PyImport_ImportModuleAttrString("dataclasses", name);
@@ -33,13 +36,13 @@ const IdentitySingletons& identity_singletons() {
                 PyErr_Clear();  // a Python without this sentinel
                 continue;
             }
-            built.by_object.emplace(value, std::make_pair("dataclasses", name));  // kept for the process's life
-            if (std::find(built.types.begin(), built.types.end(), Py_TYPE(value)) == built.types.end())
-                built.types.push_back(Py_TYPE(value));
+            built->by_object.emplace(value, std::make_pair("dataclasses", name));  // kept for the process's life
+            if (std::find(built->types.begin(), built->types.end(), Py_TYPE(value)) == built->types.end())
+                built->types.push_back(Py_TYPE(value));
         }
-        return built;
-    }();
-    return table;
+        table = built;
+    }
+    return *table;
 }
 
 // The mapping a mappingproxy shows, or null. The object's layout is not
@@ -50,11 +53,12 @@ PyObject* proxied_mapping(PyObject* proxy) {
         PyObject_HEAD
         PyObject* mapping;
     };
-    static const bool layout_ok = [] {
+    int& layout_ok = internals().mappingproxy_layout_ok;
+    if (layout_ok < 0) {
         Ref dict = Ref::check(PyDict_New());
         Ref probe = Ref::check(PyDictProxy_New(dict.get()));
-        return reinterpret_cast<Layout*>(probe.get())->mapping == dict.get();
-    }();
+        layout_ok = reinterpret_cast<Layout*>(probe.get())->mapping == dict.get();
+    }
     return layout_ok ? reinterpret_cast<Layout*>(proxy)->mapping : nullptr;
 }
 

@@ -14,6 +14,7 @@
 #include "by_value_policy.hpp"
 #include "function_parts.hpp"
 #include "pickler.hpp"
+#include "writers.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -57,8 +58,8 @@ bool Pickler::save_function(PyObject* func) {
         return false;
     }
     FunctionParts parts = FunctionParts::of(func);
-    if (save_stdlib_closure(parts)) return false;
-    install_imported_modules(parts);
+    if (save_stdlib_closure(*this, parts)) return false;
+    install_imported_modules(*this, parts);
     save_global_as(reinterpret_cast<PyObject*>(&PyFunction_Type), "types", "FunctionType");
     writer_.opcode(op::MARK);
     with_note([&] { save_code(parts.code.get()); }, "when serializing code of function %R", parts.qualname.get());

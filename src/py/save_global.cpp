@@ -4,8 +4,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "global_name_cache.hpp"
+#include "internals.hpp"
 #include "pickler.hpp"
+#include "writers.hpp"
 #include "runtime.hpp"
 
 namespace webpickle::py {
@@ -57,7 +58,7 @@ Ref import_module(PyObject* module_name) {
 // With raise_errors false, returns null instead of raising when it cannot.
 Ref find_module_name(PyObject* obj, PyObject* name, bool raise_errors) {
     const Runtime& rt = runtime();
-    GlobalNameCache& cache = GlobalNameCache::instance();
+    GlobalNameCache& cache = internals().global_names;
     if (PyObject* known = cache.find(obj, name, rt.sys_modules)) return Ref::borrow(known);
     Ref parts = split_dotted(name);
     int local = PySequence_Contains(parts.get(), name_of("<locals>"));
@@ -212,7 +213,8 @@ void Pickler::save_global_as(PyObject* obj, const char* module, const char* qual
 // The name in the types module of a built-in type that builtins lacks
 // (types.FunctionType for <class 'function'>), or null.
 static const char* types_module_name(PyObject* type) {
-    static const std::unordered_map<PyObject*, const char*> table = [] {
+    std::unordered_map<PyObject*, const char*>*& table = internals().types_module_names;
+    if (table == nullptr) {
         std::unordered_map<PyObject*, const char*> built;
         Ref types_module = Ref::check(PyImport_ImportModule("types"));
         Ref builtins = Ref::check(PyImport_ImportModule("builtins"));
@@ -235,10 +237,10 @@ static const char* types_module_name(PyObject* type) {
             if (same != value) built.emplace(value, name);  // the reference is kept for the process's life
             else Py_DECREF(value);
         }
-        return built;
-    }();
-    auto found = table.find(type);
-    return found == table.end() ? nullptr : found->second;
+        table = new std::unordered_map<PyObject*, const char*>(std::move(built));
+    }
+    auto found = table->find(type);
+    return found == table->end() ? nullptr : found->second;
 }
 
 void Pickler::save_type(PyObject* obj) {
@@ -258,7 +260,7 @@ void Pickler::save_type(PyObject* obj) {
         save_global_as(obj, "types", name);
         return;
     }
-    save_class(obj);
+    py::save_class(*this, obj);
 }
 
 }  // namespace webpickle::py

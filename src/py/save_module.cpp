@@ -6,12 +6,12 @@
 // it imports in its body (relative imports included).
 #include <vector>
 
-#include "../core/bytecode_scan.hpp"
 #include "by_value_policy.hpp"
 #include "code_scan_cache.hpp"
 #include "function_parts.hpp"
 #include "pickler.hpp"
 #include "runtime.hpp"
+#include "writers.hpp"
 
 namespace webpickle::py {
 namespace {
@@ -47,86 +47,6 @@ void write_builtins_entry(Pickler& p, PyObject* module_dict) {
     p.writer().opcode(op::REDUCE);
 }
 
-}  // namespace
-
-void Pickler::save_module(PyObject* module) {
-    Ref name = Ref::check(PyModule_GetNameObject(module));
-    PyObject* loaded = nullptr;
-    if (PyDict_GetItemRef(runtime().sys_modules, name.get(), &loaded) < 0) raise_error();
-    Ref owned = Ref::steal(loaded);
-    if (loaded != module || module_is_registered(name.get())) {
-        save_module_by_value(module);
-        return;
-    }
-    // importlib.import_module(name): imports submodules too, unlike __import__.
-    save_global_as(runtime().import_module, "importlib", "import_module");
-    save(name.get());
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    memoize(module);
-}
-
-// types.ModuleType(name, doc), memoized, then vars(module).update({...}).
-void Pickler::save_module_by_value(PyObject* module) {
-    Ref name = Ref::check(PyModule_GetNameObject(module));
-    PyObject* dict = PyModule_GetDict(module);  // borrowed
-    PyObject* doc = PyDict_GetItemWithError(dict, name_of("__doc__"));
-    if (doc == nullptr && PyErr_Occurred()) raise_error();
-    save_global_as(reinterpret_cast<PyObject*>(&PyModule_Type), "types", "ModuleType");
-    save(name.get());
-    save(doc ? doc : Py_None);
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);
-    memoize(module);
-    session_.namespaces().emplace(dict, module);
-
-    save_global_as(stdlib_attr("builtins", "dict.update"), "builtins", "dict.update");
-    save_dict(dict);  // vars(module)
-    writer_.opcode(op::EMPTY_DICT);
-    writer_.opcode(op::MARK);
-    Py_ssize_t pos = 0;
-    PyObject *key, *value;
-    std::vector<std::pair<Ref, Ref>> items;
-    while (PyDict_Next(dict, &pos, &key, &value))
-        if (!PyUnicode_Check(key) || !is_internal(key)) items.emplace_back(Ref::borrow(key), Ref::borrow(value));
-    for (const auto& [k, v] : items) {
-        save(k.get());
-        with_note([&] { save(v.get()); }, "when serializing attribute %R of module %R", k.get(), name.get());
-    }
-    write_builtins_entry(*this, dict);
-    writer_.opcode(op::SETITEMS);
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::REDUCE);
-    writer_.opcode(op::POP);
-}
-
-namespace {
-
-// The co_names entries (borrowed from the code object) that the
-// instructions `opcode` of code's own bytecode name, in first-use order.
-std::vector<PyObject*> names_used_by(PyObject* code, int opcode) {
-    std::vector<PyObject*> names;
-    if (opcode < 0) return names;
-    PyObject* co_names = reinterpret_cast<PyCodeObject*>(code)->co_names;
-    Ref co_code = Ref::check(PyCode_GetCode(reinterpret_cast<PyCodeObject*>(code)));
-    GlobalOpcodes ops;
-    ops.name_ops.push_back(NameOpcode{opcode, 0});
-    ops.extended_arg = runtime().global_opcodes.extended_arg;
-    for (std::uint32_t index : scan_global_names(reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(co_code.get())),
-                                                 static_cast<std::size_t>(PyBytes_GET_SIZE(co_code.get())), ops))
-        if (index < static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names)))
-            names.push_back(PyTuple_GET_ITEM(co_names, index));
-    return names;
-}
-
-bool imports_anything(PyObject* code) {
-    if (!names_used_by(code, runtime().import_name_opcode).empty()) return true;
-    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i)
-        if (PyCode_Check(PyTuple_GET_ITEM(consts, i)) && imports_anything(PyTuple_GET_ITEM(consts, i))) return true;
-    return false;
-}
-
 // globals["__package__"] when it is a non-empty str (a module of a package), else null.
 Ref package_of(PyObject* globals) {
     PyObject* package = nullptr;
@@ -134,15 +54,6 @@ Ref package_of(PyObject* globals) {
     Ref owned = Ref::steal(package);
     if (package == nullptr || !PyUnicode_Check(package) || PyUnicode_GET_LENGTH(package) == 0) return Ref();
     return owned;
-}
-
-// Every co_names entry of code and of the code objects nested in it.
-void collect_all_names(PyObject* code, std::vector<PyObject*>& names) {
-    PyObject* co_names = reinterpret_cast<PyCodeObject*>(code)->co_names;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(co_names); ++i) names.push_back(PyTuple_GET_ITEM(co_names, i));
-    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i)
-        if (PyCode_Check(PyTuple_GET_ITEM(consts, i))) collect_all_names(PyTuple_GET_ITEM(consts, i), names);
 }
 
 // True when module would be written by reference (importable under its name).
@@ -153,61 +64,66 @@ bool importable(PyObject* module, PyObject* name) {
     return loaded == module && !module_is_registered(name);
 }
 
+// A module, or a subclass of one (a function, the usual global, is neither
+// and costs no walk of its type's bases).
+bool is_module(PyObject* value) {
+    if (PyModule_CheckExact(value)) return true;
+    return !PyFunction_Check(value) && PyModule_Check(value);
+}
+
 // The modules among the globals that code (and the code nested in it)
-// reads. Runs for every function by value: no allocation unless it finds one.
+// reads, in first-use order. Runs for every function by value: no
+// allocation unless it finds one.
 void collect_module_globals(PyObject* code, PyObject* globals, std::vector<Ref>& modules) {
-    PyObject* co_names = reinterpret_cast<PyCodeObject*>(code)->co_names;
-    for (std::uint32_t index : global_name_indices(code)) {
-        if (index >= static_cast<std::uint32_t>(PyTuple_GET_SIZE(co_names))) continue;
+    for (PyObject* name : code_names(code).global_names) {
         PyObject* value = nullptr;
-        if (PyDict_GetItemRef(globals, PyTuple_GET_ITEM(co_names, index), &value) < 0) raise_error();
+        if (PyDict_GetItemRef(globals, name, &value) < 0) raise_error();
         Ref owned = Ref::steal(value);
-        if (value == nullptr || !PyModule_Check(value)) continue;
+        if (value == nullptr || !is_module(value)) continue;
         bool seen = false;
         for (const Ref& module : modules) seen = seen || module.get() == value;
         if (!seen) modules.push_back(std::move(owned));
     }
-    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i)
-        if (PyCode_Check(PyTuple_GET_ITEM(consts, i))) collect_module_globals(PyTuple_GET_ITEM(consts, i), globals, modules);
 }
 
-}  // namespace
+// types.ModuleType(name, doc), memoized, then vars(module).update({...}).
+void save_module_by_value(Pickler& p, PyObject* module) {
+    Ref name = Ref::check(PyModule_GetNameObject(module));
+    PyObject* dict = PyModule_GetDict(module);  // borrowed
+    PyObject* doc = PyDict_GetItemWithError(dict, name_of("__doc__"));
+    if (doc == nullptr && PyErr_Occurred()) raise_error();
+    p.save_global_as(reinterpret_cast<PyObject*>(&PyModule_Type), "types", "ModuleType");
+    p.save(name.get());
+    p.save(doc ? doc : Py_None);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::REDUCE);
+    p.memoize(module);
+    p.session().namespaces().emplace(dict, module);
 
-bool needs_package_name(PyObject* code, PyObject* globals) {
-    return package_of(globals) && imports_anything(code);
-}
-
-void Pickler::install_imported_modules(const FunctionParts& parts) {
-    import_submodules_used(parts);
-    if (PySet_GET_SIZE(registered_by_value_modules()) != 0) {
-        Ref package = package_of(parts.globals.get());
-        install_registered_imports(parts.code.get(), package.get());
+    p.save_global_as(stdlib_attr("builtins", "dict.update"), "builtins", "dict.update");
+    p.save_dict(dict);  // vars(module)
+    p.writer().opcode(op::EMPTY_DICT);
+    p.writer().opcode(op::MARK);
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    std::vector<std::pair<Ref, Ref>> items;
+    while (PyDict_Next(dict, &pos, &key, &value))
+        if (!PyUnicode_Check(key) || !is_internal(key)) items.emplace_back(Ref::borrow(key), Ref::borrow(value));
+    for (const auto& [k, v] : items) {
+        p.save(k.get());
+        with_note([&] { p.save(v.get()); }, "when serializing attribute %R of module %R", k.get(), name.get());
     }
-}
-
-// Submodules reached through a package's attributes (xml.etree.ElementTree
-// used as `xml.etree.ElementTree.Comment` with only `xml` a global or
-// closure variable): importing the package on the loading side does not
-// import them, so the stream imports them before the function. A submodule
-// counts when the code names each step of its path (in co_names).
-void Pickler::import_submodules_used(const FunctionParts& parts) {
-    std::vector<Ref> modules;
-    collect_module_globals(parts.code.get(), parts.globals.get(), modules);
-    for (Py_ssize_t i = 0; parts.closure && i < PyTuple_GET_SIZE(parts.closure.get()); ++i) {
-        PyObject* value = PyCell_GET(PyTuple_GET_ITEM(parts.closure.get(), i));
-        if (value != nullptr && PyModule_Check(value)) modules.push_back(Ref::borrow(value));
-    }
-    if (modules.empty()) return;
-    std::vector<PyObject*> names;
-    collect_all_names(parts.code.get(), names);
-    for (const Ref& module : modules) write_submodule_imports(module.get(), names);
+    write_builtins_entry(p, dict);
+    p.writer().opcode(op::SETITEMS);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::REDUCE);
+    p.writer().opcode(op::POP);
 }
 
 // importlib.import_module(<submodule>) for each submodule of module that
 // the names reach, deepest first (importing it imports the packages above
 // it); returns whether it wrote one.
-bool Pickler::write_submodule_imports(PyObject* module, const std::vector<PyObject*>& names) {
+bool write_submodule_imports(Pickler& p, PyObject* module, const std::vector<PyObject*>& names) {
     Ref module_name = Ref::check(PyModule_GetNameObject(module));
     PyObject* dict = PyModule_GetDict(module);
     bool wrote = false;
@@ -220,11 +136,28 @@ bool Pickler::write_submodule_imports(PyObject* module, const std::vector<PyObje
         Ref actual = Ref::check(PyModule_GetNameObject(value));
         if (!objects_equal(expected.get(), actual.get()) || !importable(value, actual.get())) continue;
         wrote = true;
-        if (write_submodule_imports(value, names) || session_.memo_find(value) != IdentityMemo::kMissing) continue;
-        save(value);
-        writer_.opcode(op::POP);
+        if (write_submodule_imports(p, value, names) || p.session().memo_find(value) != IdentityMemo::kMissing) continue;
+        p.save(value);
+        p.writer().opcode(op::POP);
     }
     return wrote;
+}
+
+// Submodules reached through a package's attributes (xml.etree.ElementTree
+// used as `xml.etree.ElementTree.Comment` with only `xml` a global or
+// closure variable): importing the package on the loading side does not
+// import them, so the stream imports them before the function. A submodule
+// counts when the code names each step of its path (in co_names).
+void import_submodules_used(Pickler& p, const FunctionParts& parts) {
+    std::vector<Ref> modules;
+    collect_module_globals(parts.code.get(), parts.globals.get(), modules);
+    for (Py_ssize_t i = 0; parts.closure && i < PyTuple_GET_SIZE(parts.closure.get()); ++i) {
+        PyObject* value = PyCell_GET(PyTuple_GET_ITEM(parts.closure.get(), i));
+        if (value != nullptr && PyModule_Check(value)) modules.push_back(Ref::borrow(value));
+    }
+    if (modules.empty()) return;
+    std::vector<PyObject*> names = code_names(parts.code.get()).all_names;  // a copy: saving may ask for other code
+    for (const Ref& module : modules) write_submodule_imports(p, module.get(), names);
 }
 
 // A function that imports a registered module in its body must find it on
@@ -232,7 +165,7 @@ bool Pickler::write_submodule_imports(PyObject* module, const std::vector<PyObje
 //   dict.setdefault(sys.modules, name, <module by value>)
 // In a package, a relative import (`from .helpers import x`, `from . import
 // helpers`) names a module below the package or a package above it.
-void Pickler::install_registered_imports(PyObject* code, PyObject* package) {
+void install_registered_imports(Pickler& p, PyObject* code, PyObject* package) {
     std::vector<Ref> candidates;
     std::vector<PyObject*> imported = names_used_by(code, runtime().import_name_opcode);
     for (PyObject* name : imported) candidates.push_back(Ref::borrow(name));
@@ -259,19 +192,50 @@ void Pickler::install_registered_imports(PyObject* code, PyObject* package) {
         if (PyDict_GetItemRef(runtime().sys_modules, module_name, &module) < 0) raise_error();
         if (module == nullptr) continue;
         Ref owned = Ref::steal(module);
-        if (!PyModule_Check(module) || session_.memo_find(module) != IdentityMemo::kMissing) continue;
-        save_global_as(stdlib_attr("builtins", "dict.setdefault"), "builtins", "dict.setdefault");
-        save_global_as(runtime().sys_modules, "sys", "modules");
-        save(module_name);
-        save_module_by_value(module);
-        writer_.opcode(op::TUPLE3);
-        writer_.opcode(op::REDUCE);
-        writer_.opcode(op::POP);
+        if (!PyModule_Check(module) || p.session().memo_find(module) != IdentityMemo::kMissing) continue;
+        p.save_global_as(stdlib_attr("builtins", "dict.setdefault"), "builtins", "dict.setdefault");
+        p.save_global_as(runtime().sys_modules, "sys", "modules");
+        p.save(module_name);
+        save_module_by_value(p, module);
+        p.writer().opcode(op::TUPLE3);
+        p.writer().opcode(op::REDUCE);
+        p.writer().opcode(op::POP);
     }
     // Nested code objects (inner functions, comprehensions) may import too.
     PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); ++i)
-        if (PyCode_Check(PyTuple_GET_ITEM(consts, i))) install_registered_imports(PyTuple_GET_ITEM(consts, i), package);
+        if (PyCode_Check(PyTuple_GET_ITEM(consts, i))) install_registered_imports(p, PyTuple_GET_ITEM(consts, i), package);
+}
+
+}  // namespace
+
+void save_module(Pickler& p, PyObject* module) {
+    Ref name = Ref::check(PyModule_GetNameObject(module));
+    PyObject* loaded = nullptr;
+    if (PyDict_GetItemRef(runtime().sys_modules, name.get(), &loaded) < 0) raise_error();
+    Ref owned = Ref::steal(loaded);
+    if (loaded != module || module_is_registered(name.get())) {
+        save_module_by_value(p, module);
+        return;
+    }
+    // importlib.import_module(name): imports submodules too, unlike __import__.
+    p.save_global_as(runtime().import_module, "importlib", "import_module");
+    p.save(name.get());
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
+    p.memoize(module);
+}
+
+bool needs_package_name(PyObject* code, PyObject* globals) {
+    return package_of(globals) && code_names(code).imports;
+}
+
+void install_imported_modules(Pickler& p, const FunctionParts& parts) {
+    import_submodules_used(p, parts);
+    if (PySet_GET_SIZE(registered_by_value_modules()) != 0) {
+        Ref package = package_of(parts.globals.get());
+        install_registered_imports(p, parts.code.get(), package.get());
+    }
 }
 
 }  // namespace webpickle::py

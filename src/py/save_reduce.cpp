@@ -1,8 +1,9 @@
 // The general path: persistent ids, reducer_override, dispatch tables and
 // __reduce_ex__, and writing what a reduction returns, with the stdlib's
 // checks, messages and notes.
-#include "dispatch_table_watch.hpp"
+#include "internals.hpp"
 #include "pickler.hpp"
+#include "writers.hpp"
 #include "recursion_guard.hpp"
 #include "runtime.hpp"
 #include "special_types.hpp"
@@ -87,7 +88,7 @@ bool Pickler::save_uncommon(PyObject* obj) {
         return false;
     }
     if (type == &PyModule_Type) {
-        save_module(obj);
+        py::save_module(*this, obj);
         return false;
     }
     // The special-types table (special_types.cpp) is consulted at two
@@ -98,10 +99,10 @@ bool Pickler::save_uncommon(PyObject* obj) {
     if (special != nullptr && special->stage == SpecialStage::identity && special->write(*this, obj)) return false;
     const bool default_table = overrides_.dispatch_table == nullptr;
     Ref reducer;
-    if (!default_table || !DispatchTableWatch::known_absent(type)) {
+    if (!default_table || !internals().dispatch_table.known_absent(type)) {
         PyObject* table = default_table ? runtime().copyreg_dispatch_table : overrides_.dispatch_table;
         reducer = mapping_get(table, reinterpret_cast<PyObject*>(type));
-        if (!reducer && default_table) DispatchTableWatch::remember_absent(type);
+        if (!reducer && default_table) internals().dispatch_table.remember_absent(type);
     }
     if (!reducer && save_plain_instance(obj)) return false;
     if (special != nullptr && special->stage == SpecialStage::before_reducer && special->write(*this, obj))
@@ -112,7 +113,7 @@ bool Pickler::save_uncommon(PyObject* obj) {
         return false;
     }
     if (PyType_IsSubtype(type, &PyType_Type)) {
-        save_class(obj);  // a class with a custom metaclass
+        py::save_class(*this, obj);  // a class with a custom metaclass
         return false;
     }
     PyObject* reduce_ex = nullptr;

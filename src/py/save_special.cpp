@@ -8,6 +8,7 @@
 
 #include "by_value_policy.hpp"
 #include "pickler.hpp"
+#include "writers.hpp"
 #include "runtime.hpp"
 #include "special_writers.hpp"
 
@@ -113,7 +114,7 @@ bool write_typing_variable(Pickler& p, PyObject* obj) {
     std::uint32_t index = p.session().memo_add(obj);
     p.writer().memo_put(index);
     p.writer().opcode(op::POP);
-    p.write_class_registration(obj, index);
+    write_class_registration(p, obj, index);
     return true;
 }
 

@@ -24,8 +24,10 @@
 #include "by_value_policy.hpp"
 #include "function_parts.hpp"
 #include "pickler.hpp"
+#include "internals.hpp"
 #include "runtime.hpp"
 #include "special_writers.hpp"
+#include "writers.hpp"
 
 namespace webpickle::py {
 namespace {
@@ -168,13 +170,11 @@ void write_attributes_by_build(Pickler& p, PyObject* attributes) {
     p.writer().opcode(op::BUILD);
 }
 
-}  // namespace
-
 // dataclasses._make_annotate_function(cls, method_name, annotation_fields, return_type)
-bool Pickler::save_dataclass_annotate(const FunctionParts& parts) {
+bool save_dataclass_annotate(Pickler& p, const FunctionParts& parts) {
     PyObject* module = loaded_module("dataclasses");
     if (module == nullptr || !globals_are_module(parts.func.get(), module)) return false;
-    static PyObject* expected = nullptr;  // a code object of the module's function, kept with it
+    PyObject*& expected = internals().dataclass_annotate_code;  // a code object of the module's function, kept
     if (expected == nullptr) {
         expected = factory_code(module, "_make_annotate_function", {"__annotate__"});
         if (expected == nullptr) return false;
@@ -191,24 +191,24 @@ bool Pickler::save_dataclass_annotate(const FunctionParts& parts) {
         !objects_equal(parts.module.get(), name_of("dataclasses")))
         return false;
     Ref cls_ref = Ref::borrow(cls), fields_ref = Ref::borrow(fields), return_ref = Ref::borrow(return_type);
-    write_version_guard();  // the factory is 3.14's
-    save_global_as(stdlib_attr("dataclasses", "_make_annotate_function"), "dataclasses", "_make_annotate_function");
-    writer_.opcode(op::MARK);
-    save(cls_ref.get());
-    save(method.get());
-    save(fields_ref.get());
-    save(return_ref.get());
-    writer_.opcode(op::TUPLE);
-    writer_.opcode(op::REDUCE);
-    memoize_built(parts.func.get());
+    p.write_version_guard();  // the factory is 3.14's
+    p.save_global_as(stdlib_attr("dataclasses", "_make_annotate_function"), "dataclasses", "_make_annotate_function");
+    p.writer().opcode(op::MARK);
+    p.save(cls_ref.get());
+    p.save(method.get());
+    p.save(fields_ref.get());
+    p.save(return_ref.get());
+    p.writer().opcode(op::TUPLE);
+    p.writer().opcode(op::REDUCE);
+    p.memoize_built(parts.func.get());
     return true;
 }
 
 // reprlib.recursive_repr(fillvalue)(user_function)
-bool Pickler::save_recursive_repr_wrapper(const FunctionParts& parts) {
+bool save_recursive_repr_wrapper(Pickler& p, const FunctionParts& parts) {
     PyObject* module = loaded_module("reprlib");
     if (module == nullptr || !globals_are_module(parts.func.get(), module)) return false;
-    static PyObject* expected = nullptr;
+    PyObject*& expected = internals().recursive_repr_code;  // a code object of the module's function, kept
     if (expected == nullptr) {
         expected = factory_code(module, "recursive_repr", {"decorating_function", "wrapper"});
         if (expected == nullptr) return false;
@@ -230,15 +230,15 @@ bool Pickler::save_recursive_repr_wrapper(const FunctionParts& parts) {
     // after the call.
     Ref changed = copied_attributes_changed(parts.func.get(), user_function);
     Ref fill = Ref::borrow(fillvalue);
-    save_global_as(stdlib_attr("reprlib", "recursive_repr"), "reprlib", "recursive_repr");
-    save(fill.get());
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    save(user.get());
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    memoize_built(parts.func.get());
-    write_attributes_by_build(*this, changed.get());
+    p.save_global_as(stdlib_attr("reprlib", "recursive_repr"), "reprlib", "recursive_repr");
+    p.save(fill.get());
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
+    p.save(user.get());
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
+    p.memoize_built(parts.func.get());
+    write_attributes_by_build(p, changed.get());
     return true;
 }
 
@@ -246,10 +246,10 @@ bool Pickler::save_recursive_repr_wrapper(const FunctionParts& parts) {
 // registration after the base's, in the order they were made. The registry
 // travels; the dispatch cache (weak references, filled again on demand)
 // does not.
-bool Pickler::save_singledispatch(const FunctionParts& parts) {
+bool save_singledispatch(Pickler& p, const FunctionParts& parts) {
     PyObject* module = loaded_module("functools");
     if (module == nullptr || !globals_are_module(parts.func.get(), module) || !parts.dict) return false;
-    static PyObject* expected = nullptr;
+    PyObject*& expected = internals().singledispatch_code;  // a code object of the module's function, kept
     if (expected == nullptr) {
         expected = factory_code(module, "singledispatch", {"wrapper"});
         if (expected == nullptr) return false;
@@ -270,35 +270,37 @@ bool Pickler::save_singledispatch(const FunctionParts& parts) {
                                               {"register", "dispatch", "registry", "_clear_cache"});
     if (PyDict_Update(changed.get(), set_later.get()) < 0) raise_error();
 
-    save_global_as(stdlib_attr("functools", "singledispatch"), "functools", "singledispatch");
-    save(base);
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
+    p.save_global_as(stdlib_attr("functools", "singledispatch"), "functools", "singledispatch");
+    p.save(base);
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
     // Writing base reached this function again (base uses it by name) and
     // wrote it whole there: keep that one, registrations included.
-    bool written_inside = session_.memo_find(parts.func.get()) != IdentityMemo::kMissing;
-    memoize_built(parts.func.get());
+    bool written_inside = p.session().memo_find(parts.func.get()) != IdentityMemo::kMissing;
+    p.memoize_built(parts.func.get());
     if (written_inside) return true;
-    write_attributes_by_build(*this, changed.get());
+    write_attributes_by_build(p, changed.get());
     Py_ssize_t pos = 0;
     PyObject *cls, *impl;
     while (PyDict_Next(registry.get(), &pos, &cls, &impl)) {
         if (cls == reinterpret_cast<PyObject*>(&PyBaseObject_Type)) continue;
         Ref cls_ref = Ref::borrow(cls), impl_ref = Ref::borrow(impl);
         // getattr(wrapper, "register")(cls, impl), its result dropped.
-        save_global_as(runtime().builtin_getattr, "builtins", "getattr");
-        save(parts.func.get());
-        save_interned_name("register");
-        writer_.opcode(op::TUPLE2);
-        writer_.opcode(op::REDUCE);
-        save(cls_ref.get());
-        save(impl_ref.get());
-        writer_.opcode(op::TUPLE2);
-        writer_.opcode(op::REDUCE);
-        writer_.opcode(op::POP);
+        p.save_global_as(runtime().builtin_getattr, "builtins", "getattr");
+        p.save(parts.func.get());
+        p.save_interned_name("register");
+        p.writer().opcode(op::TUPLE2);
+        p.writer().opcode(op::REDUCE);
+        p.save(cls_ref.get());
+        p.save(impl_ref.get());
+        p.writer().opcode(op::TUPLE2);
+        p.writer().opcode(op::REDUCE);
+        p.writer().opcode(op::POP);
     }
     return true;
 }
+
+}  // namespace
 
 // functools.lru_cache(maxsize, typed)(wrapped): functools.cache and
 // lru_cache wrappers that the loading side could not import by name arrive
@@ -327,12 +329,12 @@ bool write_lru_cache_wrapper(Pickler& p, PyObject* wrapper) {
     return true;
 }
 
-bool Pickler::save_stdlib_closure(const FunctionParts& parts) {
+bool save_stdlib_closure(Pickler& p, const FunctionParts& parts) {
     // A pointer comparison first: co_name is interned, and most functions
     // are named neither way.
     PyObject* name = reinterpret_cast<PyCodeObject*>(parts.code.get())->co_name;
-    if (name == name_of("__annotate__")) return save_dataclass_annotate(parts);
-    if (name == name_of("wrapper")) return save_recursive_repr_wrapper(parts) || save_singledispatch(parts);
+    if (name == name_of("__annotate__")) return save_dataclass_annotate(p, parts);
+    if (name == name_of("wrapper")) return save_recursive_repr_wrapper(p, parts) || save_singledispatch(p, parts);
     return false;
 }
 

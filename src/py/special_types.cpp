@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "internals.hpp"
 #include "pyref.hpp"
 #include "runtime.hpp"
 #include "special_writers.hpp"
@@ -108,9 +109,14 @@ private:
 
 }  // namespace
 
+struct SpecialTypeTable {
+    TypeTable table{special_types()};
+};
+
 const SpecialType* find_special_type(PyTypeObject* type) {
-    static const TypeTable table(special_types());
-    return table.find(type);
+    SpecialTypeTable*& built = internals().special_types;
+    if (built == nullptr) built = new SpecialTypeTable();
+    return built->table.find(type);
 }
 
 }  // namespace webpickle::py
