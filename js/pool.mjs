@@ -13,7 +13,7 @@
 
 import { makeError } from "./errors.mjs";
 import { ErrorName, MessageType, errorFromWire, transferList } from "./protocol.mjs";
-import { SnapshotSource, SnapshotUse, canShareMemory, snapshotForWorker } from "./snapshot.mjs";
+import { SnapshotSource, SnapshotUse, canShareMemory, planForWorker } from "./snapshot.mjs";
 import { Spares } from "./spares.mjs";
 import { spawnWorker } from "./spawn.mjs";
 
@@ -61,6 +61,7 @@ function absolute(url) {
  * @property {Int32Array | null} interrupt
  * @property {ReturnType<typeof setTimeout> | null} graceTimer
  * @property {Set<string>} functions digests of the function streams posted to its current worker
+ * @property {boolean} awaitingPlan its worker boots up to the snapshot and waits for a SNAPSHOT_PLAN
  */
 
 export class WorkerPool {
@@ -117,7 +118,7 @@ export class WorkerPool {
     this.ready.catch(() => {}); // reported through the promise; not an unhandled rejection
     for (let index = 0; index < size; index++) {
       this.#slots.push({ index, state: State.STARTING, port: null, task: null, startId: 0, readyMs: null,
-        counted: false, startup: null, interrupt: null, graceTimer: null, functions: new Set() });
+        counted: false, startup: null, interrupt: null, graceTimer: null, functions: new Set(), awaitingPlan: false });
     }
     this.#startAll();
   }
@@ -245,9 +246,13 @@ export class WorkerPool {
    * Start every slot: from a snapshot when there is one; else the first worker
    * makes it while as many others as there are cores boot beside it as before
    * and the rest wait for the snapshot (booting more side by side on the same
-   * cores would make each slower than a restore); else as before.
+   * cores would make each slower than a restore); else as before. Workers
+   * start loading Pyodide at once, while the pool looks the snapshot up
+   * (reading and checking a cached one takes a while) or one of them makes it,
+   * and get their plan when it is known.
    */
   async #startAll() {
+    if (this.#options.snapshot !== false) for (const slot of this.#slots) this.#startWorker(slot, { mode: "await" });
     let plan;
     try {
       plan = await this.#snapshots.plan();
@@ -261,17 +266,37 @@ export class WorkerPool {
     if (plan.make) {
       this.#snapshot = { use: SnapshotUse.MADE, reason: null, bytes: null };
       const besideMaker = Math.min(this.#slots.length, defaultSize());
-      this.#waitingForSnapshot = this.#slots.slice(besideMaker);
-      this.#startWorker(this.#slots[0], { mode: "make", marker: this.#snapshots.marker });
+      this.#waitingForSnapshot = this.#slots.slice(besideMaker); // they go on waiting: see #snapshotArrived
+      this.#plan(this.#slots[0], { mode: "make", marker: this.#snapshots.marker });
       for (const slot of this.#slots.slice(1, besideMaker)) {
-        this.#startWorker(slot, { mode: "none", reason: "booted beside the worker making the snapshot (one per core)" });
+        this.#plan(slot, { mode: "none", reason: "booted beside the worker making the snapshot (one per core)" });
       }
-      for (const slot of this.#waitingForSnapshot) this.#spawn(slot); // their scripts load meanwhile
       return;
     }
     this.#snapshot = plan.bytes ? { use: plan.use, reason: null, bytes: plan.bytes }
       : { use: SnapshotUse.NOT_USED, reason: plan.reason, bytes: null };
-    for (const slot of this.#slots) this.#startWorker(slot);
+    for (const slot of this.#slots) this.#plan(slot, this.#restorePlan());
+  }
+
+  /**
+   * Tell the slot's worker its snapshot plan: in a SNAPSHOT_PLAN if it is
+   * waiting for one, else in the INIT that starts it.
+   * @param {Slot} slot
+   * @param {import("./protocol.mjs").SnapshotPlan} plan
+   */
+  #plan(slot, plan) {
+    if (slot.state !== State.STARTING) return; // failed meanwhile
+    if (!slot.awaitingPlan) {
+      this.#startWorker(slot, plan);
+      return;
+    }
+    slot.awaitingPlan = false;
+    const { plan: posted, transfer } = planForWorker(plan);
+    try {
+      slot.port.post({ type: MessageType.SNAPSHOT_PLAN, id: slot.startId, plan: posted }, transfer);
+    } catch (error) {
+      this.#startFailed(slot, error);
+    }
   }
 
   /** The first worker made the snapshot (`bytes`), or could not (`reason`): start the others. */
@@ -285,7 +310,7 @@ export class WorkerPool {
     }
     const waiting = this.#waitingForSnapshot;
     this.#waitingForSnapshot = null;
-    for (const slot of waiting) if (!this.#terminated && slot.state === State.STARTING) this.#startWorker(slot);
+    for (const slot of waiting) if (!this.#terminated) this.#plan(slot, this.#restorePlan());
   }
 
   /**
@@ -300,7 +325,7 @@ export class WorkerPool {
   }
 
   /**
-   * Start the slot's worker thread; it gets INIT from #startWorker (at once, or once the snapshot exists).
+   * Start the slot's worker thread; #startWorker posts its INIT.
    * @param {Slot} slot
    * @returns {boolean} false when it could not be spawned
    */
@@ -325,13 +350,13 @@ export class WorkerPool {
 
   /**
    * @param {Slot} slot
-   * @param {import("./protocol.mjs").SnapshotPlan} [snapshot]
+   * @param {import("./protocol.mjs").InitSnapshotPlan} [plan]
    */
-  #startWorker(slot, snapshot = this.#restorePlan()) {
+  #startWorker(slot, plan = this.#restorePlan()) {
     const o = this.#options;
     if (!slot.port && !this.#spawn(slot)) return;
-    let transfer = [];
-    if (snapshot.mode === "restore") ({ bytes: snapshot.bytes, transfer } = snapshotForWorker(snapshot.bytes));
+    slot.awaitingPlan = plan.mode === "await";
+    const { plan: snapshot, transfer } = planForWorker(plan);
     try {
       slot.port.post({
         type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],

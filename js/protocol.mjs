@@ -33,6 +33,7 @@ export const MessageType = Object.freeze({
   CALL: "call",
   STOP: "stop",
   SNAPSHOT: "snapshot",
+  SNAPSHOT_PLAN: "snapshot-plan",
   READY: "ready",
   START_FAILED: "start-failed",
   REPLY: "reply",
@@ -92,10 +93,12 @@ export function transferList(views) {
 /** @typedef {{name: string, message: string, stack: string}} WireError  an Error as posted (errorToWire) */
 
 /**
- * What INIT says about the memory snapshot (snapshot.mjs): make one, restore `bytes`, or neither (`reason`).
+ * What INIT says about the memory snapshot (snapshot.mjs): make one, restore `bytes`, or neither (`reason`);
+ * or "await": boot up to where the snapshot is needed and wait for a SNAPSHOT_PLAN saying one of those.
  * @typedef {{mode: "make", marker: string}
  *   | {mode: "restore", marker: string, bytes: Uint8Array, use: string}
  *   | {mode: "none", reason: string | null}} SnapshotPlan
+ * @typedef {SnapshotPlan | {mode: "await"}} InitSnapshotPlan
  */
 
 /**
@@ -115,7 +118,7 @@ export function transferList(views) {
  * @property {object | string} [lockFileContents]
  * @property {string} [packageBaseUrl]
  * @property {ArrayBufferLike} [interruptBuffer] a SharedArrayBuffer Python polls for SIGINT
- * @property {SnapshotPlan} [snapshot]
+ * @property {InitSnapshotPlan} [snapshot]
  * @property {number} [functionCacheBytes] bound of the worker's loaded functions, in bytes of their streams
  */
 
@@ -130,7 +133,12 @@ export function transferList(views) {
  * @typedef {{type: typeof MessageType.STOP, id: number}} StopMessage
  */
 
-/** @typedef {InitMessage | CallMessage | StopMessage} PoolToWorker */
+/**
+ * The snapshot plan an INIT with snapshot mode "await" waits for (pool -> worker, once, before READY).
+ * @typedef {{type: typeof MessageType.SNAPSHOT_PLAN, id: number, plan: SnapshotPlan}} SnapshotPlanMessage
+ */
+
+/** @typedef {InitMessage | SnapshotPlanMessage | CallMessage | StopMessage} PoolToWorker */
 
 /**
  * Answers an INIT whose snapshot.mode is "make", before READY: the snapshot, or why there is none.

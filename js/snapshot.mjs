@@ -68,15 +68,17 @@ function kept(bytes) {
 }
 
 /**
- * The snapshot for one worker's INIT, and what to transfer with it: shared
- * bytes as they are (the worker copies them), else a copy of its own, moved.
- * @param {Uint8Array} bytes
- * @returns {{bytes: Uint8Array, transfer: ArrayBuffer[]}}
+ * A snapshot plan as posted to one worker, and what to transfer with it: a
+ * restore's shared bytes as they are (the worker reads them in place), else a
+ * copy of its own, moved.
+ * @template {{mode: string, bytes?: Uint8Array}} P
+ * @param {P} plan
+ * @returns {{plan: P, transfer: ArrayBuffer[]}}
  */
-export function snapshotForWorker(bytes) {
-  if (isShared(bytes)) return { bytes, transfer: [] };
-  const copy = bytes.slice();
-  return { bytes: copy, transfer: [copy.buffer] };
+export function planForWorker(plan) {
+  if (plan.mode !== "restore" || !plan.bytes || isShared(plan.bytes)) return { plan, transfer: [] };
+  const bytes = plan.bytes.slice();
+  return { plan: { ...plan, bytes }, transfer: [bytes.buffer] };
 }
 
 /** Whether `bytes` live in shared memory (a worker must copy them before Pyodide reads them). */

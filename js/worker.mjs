@@ -15,6 +15,8 @@ const IS_NODE = typeof globalThis.process?.versions?.node === "string" &&
 let runtime = null; // {pyodide, serve} once INIT succeeded
 let interrupt = null; // the Int32Array Python polls for SIGINT, when the pool gave one
 let running = null; // {id, future} while a coroutine function's task is awaited
+/** @type {((plan: import("./protocol.mjs").SnapshotPlan) => void) | null} */
+let decidePlan = null; // while an INIT of snapshot mode "await" waits for its SNAPSHOT_PLAN
 /** @type {(message: import("./protocol.mjs").WorkerToPool, transfer?: Transferable[]) => void} */
 let post; // to the pool
 
@@ -27,8 +29,11 @@ async function moduleURL(indexURL, name) {
   return new URL(name, indexURL).href;
 }
 
-/** @param {import("./protocol.mjs").InitMessage} message */
-async function start(message) {
+/**
+ * @param {import("./protocol.mjs").InitMessage} message
+ * @param {Promise<import("./protocol.mjs").SnapshotPlan> | null} decided the SNAPSHOT_PLAN to come, for mode "await"
+ */
+async function start(message, decided) {
   const t0 = performance.now();
   const { loadPyodide } = await import(await moduleURL(message.indexURL, "pyodide.mjs"));
   // Through console: Pyodide's default writes to process.stdout's fd in Node,
@@ -38,18 +43,9 @@ async function start(message) {
   for (const key of ["lockFileURL", "lockFileContents", "packageBaseUrl"]) {
     if (message[key] !== undefined && message[key] !== null) config[key] = message[key];
   }
-  const plan = message.snapshot;
   /** @type {import("./protocol.mjs").Startup} */
-  const startup = { snapshot: SnapshotUse.NOT_USED, reason: plan?.mode === "none" ? plan.reason : null, heapBytes: null };
-  let pyodide;
-  if (plan?.mode === "restore") {
-    pyodide = await restoreSnapshot(loadPyodide, config, plan, startup);
-  } else if (plan?.mode === "make") {
-    pyodide = await loadPyodide({ ...config, _makeSnapshot: true });
-    makeSnapshot(pyodide, plan, message.id, startup);
-  } else {
-    pyodide = await loadPyodide(config);
-  }
+  const startup = { snapshot: SnapshotUse.NOT_USED, reason: null, heapBytes: null };
+  const pyodide = await boot(loadPyodide, config, message.snapshot, decided, message.id, startup);
   if (message.interruptBuffer) {
     interrupt = new Int32Array(message.interruptBuffer);
     pyodide.setInterruptBuffer(interrupt);
@@ -77,20 +73,62 @@ async function start(message) {
 
 const MARKER = "_webpickle_snapshot";
 
+/** The pool's SNAPSHOT_PLAN said to make a snapshot or to start normally: `plan`. */
+class NotRestoring extends Error {
+  constructor(plan) {
+    super(`the pool's snapshot plan is "${plan.mode}"`);
+    this.plan = plan;
+  }
+}
+
 /**
- * Boot from the snapshot's bytes; on failure boot normally. `_loadSnapshot` is
- * private: a Pyodide that ignores it boots normally, which the marker left in
- * the snapshot's __main__ tells apart.
+ * Boot Pyodide as the snapshot plan says. "await": start loading Pyodide at
+ * once with the snapshot's bytes to come (it needs them only once its script
+ * is loaded and its files fetched), while the pool looks the snapshot up or
+ * another worker makes it; then go on as the pool's SNAPSHOT_PLAN says.
+ * @param {import("./protocol.mjs").InitSnapshotPlan | undefined} plan
  */
-async function restoreSnapshot(loadPyodide, config, plan, startup) {
+async function boot(loadPyodide, config, plan, decided, id, startup) {
+  if (plan?.mode === "await") {
+    const bytes = decided.then((p) => (p.mode === "restore" ? p.bytes : Promise.reject(new NotRestoring(p))));
+    bytes.catch(() => {}); // also handled by loadPyodide, unless it failed before it needed them
+    try {
+      return await restoreSnapshot(loadPyodide, config, bytes, decided, startup);
+    } catch (error) {
+      if (!(error instanceof NotRestoring)) throw error;
+      return boot(loadPyodide, config, error.plan, null, id, startup);
+    }
+  }
+  if (plan?.mode === "restore") return restoreSnapshot(loadPyodide, config, plan.bytes, Promise.resolve(plan), startup);
+  if (plan?.mode === "make") {
+    const pyodide = await loadPyodide({ ...config, _makeSnapshot: true });
+    makeSnapshot(pyodide, plan, id, startup);
+    return pyodide;
+  }
+  startup.reason = plan?.mode === "none" ? plan.reason : null;
+  return loadPyodide(config);
+}
+
+/**
+ * Boot from the snapshot's bytes (or a promise of them); on failure boot
+ * normally. `_loadSnapshot` is private: a Pyodide that ignores it boots
+ * normally, which the marker left in the snapshot's __main__ tells apart.
+ */
+async function restoreSnapshot(loadPyodide, config, bytes, decided, startup) {
   let pyodide;
   try {
-    const options = { ...config, _loadSnapshot: plan.bytes };
-    pyodide = await (isShared(plan.bytes) ? decodingSharedMemory(() => loadPyodide(options)) : loadPyodide(options));
+    pyodide = await decodingSharedMemory(() => loadPyodide({ ...config, _loadSnapshot: bytes }));
   } catch (error) {
+    if (error instanceof NotRestoring) throw error;
     startup.reason = `restoring the snapshot failed (${error?.message ?? error}); started normally`;
     startup.restoreFailed = true;
     return loadPyodide(config);
+  }
+  const plan = await decided;
+  if (plan.mode !== "restore") { // a Pyodide that ignores _loadSnapshot booted without waiting for the plan
+    if (plan.mode === "make") throw new NotRestoring(plan);
+    startup.reason = plan.reason;
+    return pyodide;
   }
   if (pyodide.globals.get(MARKER) !== plan.marker) {
     startup.reason = "this Pyodide ignored the _loadSnapshot option; started normally";
@@ -103,8 +141,8 @@ async function restoreSnapshot(loadPyodide, config, plan, startup) {
 }
 
 /**
- * Run `load` (a restore from the pool's shared bytes) with a TextDecoder that
- * takes shared memory. Pyodide only reads the snapshot, straight into its own
+ * Run `load` (a restore, maybe from the pool's shared bytes) with a TextDecoder
+ * that takes shared memory. Pyodide only reads the snapshot, straight into its own
  * memory, but decodes its small header with a TextDecoder, which browsers
  * refuse on shared memory; a copy of the whole snapshot for each worker would
  * fill that much fresh memory, which is slow. Nothing else runs in this worker
@@ -191,10 +229,17 @@ async function call(message) {
 /** @param {import("./protocol.mjs").PoolToWorker} message */
 function onMessage(message) {
   switch (message?.type) {
-    case MessageType.INIT:
-      start(message).then(
+    case MessageType.INIT: {
+      // Set now: the plan may come while start() awaits.
+      const decided = message.snapshot?.mode === "await" ? new Promise((resolve) => { decidePlan = resolve; }) : null;
+      start(message, decided).then(
         ({ ms, startup }) => post({ type: MessageType.READY, id: message.id, ms, startup }),
         (error) => post({ type: MessageType.START_FAILED, id: message.id, error: errorToWire(error) }));
+      break;
+    }
+    case MessageType.SNAPSHOT_PLAN:
+      decidePlan?.(message.plan);
+      decidePlan = null;
       break;
     case MessageType.CALL:
       call(message);

@@ -23,7 +23,8 @@ export const bytes = (string) => new TextEncoder().encode(string);
  * `terminated`, `running` (calls in progress, never above 1 if the pool is right).
  * `startWith(index)` says how fake number `index` answers INIT: "ready"
  * (default), a delay in ms before ready, a Promise (ready once it resolves),
- * "fail" or "silent".
+ * "fail" or "silent". An INIT of snapshot mode "await" starts when its
+ * SNAPSHOT_PLAN comes; each fake's `plan` is the snapshot plan it started with.
  */
 export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0, snapshotWith = () => "snap" } = {}) {
   const spawned = [];
@@ -40,28 +41,37 @@ export function fakeWorkers({ startWith = () => "ready", readyDelayMs = 0, snaps
     };
     port1.onmessage = (event) => port.onmessage?.(event.data);
     const reply = (message, transfer = []) => { if (!fake.terminated) port2.postMessage(message, transfer); };
+    const begin = (message, plan) => {
+      fake.plan = plan;
+      if (plan?.mode === "make") {
+        // snapshotWith: the bytes' text, or {reason} for a worker that could not make one
+        const made = snapshotWith(fake.index);
+        if (typeof made === "string") reply({ type: MessageType.SNAPSHOT, id: message.id, bytes: bytes(made) });
+        else if (made) reply({ type: MessageType.SNAPSHOT, id: message.id, reason: made.reason });
+      }
+      fake.startup = plan?.mode === "restore"
+        ? { snapshot: plan.use, reason: null, heapBytes: 1, restored: text(plan.bytes) }
+        : { snapshot: plan?.mode === "make" ? "made" : "not used", reason: plan?.reason ?? null, heapBytes: 1 };
+      const how = startWith(fake.index);
+      // A number: ready after that many ms.
+      if (how === "ready" || typeof how === "number") {
+        setTimeout(() => reply({ type: MessageType.READY, id: message.id, ms: 1, startup: fake.startup }),
+          typeof how === "number" ? how : readyDelayMs);
+      }
+      if (how instanceof Promise) how.then(() => reply({ type: MessageType.READY, id: message.id, ms: 1, startup: fake.startup }));
+      if (how === "fail") reply({ type: MessageType.START_FAILED, id: message.id, error: { name: "Error", message: "no Pyodide here", stack: "" } });
+    };
     port2.onmessage = ({ data: message }) => {
       fake.received.push(message);
       if (message.type === MessageType.STOP) return;
       if (message.type === MessageType.INIT) {
         fake.interrupt = message.interruptBuffer ? new Int32Array(message.interruptBuffer) : null;
-        if (message.snapshot?.mode === "make") {
-          // snapshotWith: the bytes' text, or {reason} for a worker that could not make one
-          const made = snapshotWith(fake.index);
-          if (typeof made === "string") reply({ type: MessageType.SNAPSHOT, id: message.id, bytes: bytes(made) });
-          else if (made) reply({ type: MessageType.SNAPSHOT, id: message.id, reason: made.reason });
-        }
-        fake.startup = message.snapshot?.mode === "restore"
-          ? { snapshot: message.snapshot.use, reason: null, heapBytes: 1, restored: text(message.snapshot.bytes) }
-          : { snapshot: message.snapshot?.mode === "make" ? "made" : "not used", reason: message.snapshot?.reason ?? null, heapBytes: 1 };
-        const how = startWith(fake.index);
-        // A number: ready after that many ms.
-        if (how === "ready" || typeof how === "number") {
-          setTimeout(() => reply({ type: MessageType.READY, id: message.id, ms: 1, startup: fake.startup }),
-            typeof how === "number" ? how : readyDelayMs);
-        }
-        if (how instanceof Promise) how.then(() => reply({ type: MessageType.READY, id: message.id, ms: 1, startup: fake.startup }));
-        if (how === "fail") reply({ type: MessageType.START_FAILED, id: message.id, error: { name: "Error", message: "no Pyodide here", stack: "" } });
+        fake.init = message;
+        if (message.snapshot?.mode !== "await") begin(message, message.snapshot);
+        return;
+      }
+      if (message.type === MessageType.SNAPSHOT_PLAN) {
+        begin(fake.init, message.plan);
         return;
       }
       fake.running += 1;

@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WorkerPool } from "../pool.mjs";
 import { ErrorName, MessageType, errorFromWire, errorToWire, transferList } from "../protocol.mjs";
-import { forgetSnapshotsInMemory, snapshotForWorker, unpack } from "../snapshot.mjs";
+import { forgetSnapshotsInMemory, planForWorker, unpack } from "../snapshot.mjs";
 import { bytes, fakeWorkers, text } from "./fake_worker.mjs";
 
 const OPTIONS = { indexURL: "/pyodide/", workerURL: "fake-worker.mjs" };
@@ -320,7 +320,7 @@ test("snapshot: the first worker makes it while the others wait; they and a seco
     // One worker per core boots (the first makes the snapshot); the rest wait for it and restore it.
     const cores = navigator.hardwareConcurrency;
     const { pool, fakes } = await startPool({ ...options, size: cores + 2 }, fakeWorkers({ snapshotWith: () => "bytes-1" }));
-    const inits = fakes.spawned.map((f) => f.received[0].snapshot);
+    const inits = fakes.spawned.map((f) => f.plan);
     assert.equal(inits[0].mode, "make");
     assert.deepEqual(inits.slice(1, cores).map((p) => p.mode), Array(cores - 1).fill("none"));
     assert.deepEqual(inits.slice(cores).map((p) => [p.mode, text(p.bytes), p.use]), [["restore", "bytes-1", "restored"], ["restore", "bytes-1", "restored"]]);
@@ -328,12 +328,12 @@ test("snapshot: the first worker makes it while the others wait; they and a seco
       ["made", ...Array(cores - 1).fill("not used"), "restored", "restored"]);
     assert.equal(pool.stats.snapshot.use, "made");
     const second = await startPool({ ...options, size: 2 }, fakeWorkers({ snapshotWith: () => "never made" }));
-    assert.deepEqual(second.fakes.spawned.map((f) => f.received[0].snapshot.mode), ["restore", "restore"]);
+    assert.deepEqual(second.fakes.spawned.map((f) => f.plan.mode), ["restore", "restore"]);
     assert.equal(second.pool.stats.snapshot.use, "restored");
     // A replacement restores it too.
     await rejectsWith(second.pool.call(bytes("crash")), ErrorName.CRASHED);
     await until(() => second.fakes.spawned[2]?.received.length, "the replacement worker's INIT");
-    assert.equal(second.fakes.spawned[2].received[0].snapshot.mode, "restore");
+    assert.equal(second.fakes.spawned[2].plan.mode, "restore");
   } finally {
     forgetSnapshotsInMemory();
     fs.rmSync(folder, { recursive: true, force: true });
@@ -346,7 +346,7 @@ test("snapshot: every worker's INIT carries the pool's one copy in shared memory
     const cores = navigator.hardwareConcurrency;
     const { fakes } = await startPool({ indexURL: PYODIDE, snapshotCache: false, size: cores + 2 },
       fakeWorkers({ snapshotWith: () => "shared" }));
-    const restores = fakes.spawned.map((f) => f.received[0].snapshot).filter((p) => p.mode === "restore");
+    const restores = fakes.spawned.map((f) => f.plan).filter((p) => p.mode === "restore");
     assert.equal(restores.length, 2);
     assert.ok(restores.every((p) => p.bytes.buffer instanceof SharedArrayBuffer), "the snapshot is in shared memory");
     restores[0].bytes[0] = "S".charCodeAt(0);
@@ -356,10 +356,27 @@ test("snapshot: every worker's INIT carries the pool's one copy in shared memory
   }
   // Where memory cannot be shared: each worker gets a copy of its own, moved rather than cloned.
   const own = bytes("snap");
-  const { bytes: copy, transfer } = snapshotForWorker(own);
+  const { plan: { bytes: copy }, transfer } = planForWorker({ mode: "restore", bytes: own });
   assert.notEqual(copy.buffer, own.buffer);
   assert.deepEqual(transfer, [copy.buffer]);
   assert.equal(text(copy), "snap");
+});
+
+test("snapshot: workers start loading at once and get their plan once it is known", async () => {
+  forgetSnapshotsInMemory();
+  try {
+    const cores = navigator.hardwareConcurrency;
+    // The first worker never answers: the snapshot is being made for as long as the test looks.
+    const fakes = fakeWorkers({ startWith: (i) => (i === 0 ? "silent" : "ready"), snapshotWith: () => null });
+    const pool = track(new WorkerPool({ ...OPTIONS, indexURL: PYODIDE, snapshotCache: false, size: cores + 1, spawn: fakes.spawn }));
+    await until(() => fakes.spawned[0]?.plan, "the first worker's plan");
+    assert.ok(fakes.spawned.every((f) => f.received[0].snapshot.mode === "await"), "every INIT posted before the plan was known");
+    assert.deepEqual(fakes.spawned.map((f) => f.plan?.mode), ["make", ...Array(cores - 1).fill("none"), undefined]);
+    assert.deepEqual(fakes.spawned.at(-1).received.map((m) => m.type), [MessageType.INIT], "the last waits for the snapshot");
+    pool.terminate();
+  } finally {
+    forgetSnapshotsInMemory();
+  }
 });
 
 test("snapshot: when none can be made the waiting workers start normally and stats say why", async () => {
@@ -367,12 +384,12 @@ test("snapshot: when none can be made the waiting workers start normally and sta
   try {
     const options = { indexURL: PYODIDE, snapshotCache: false, size: navigator.hardwareConcurrency + 1 };
     const { pool, fakes } = await startPool(options, fakeWorkers({ snapshotWith: () => ({ reason: "no makeMemorySnapshot()" }) }));
-    assert.equal(fakes.spawned.at(-1).received[0].snapshot.mode, "none");
-    assert.match(fakes.spawned.at(-1).received[0].snapshot.reason, /no makeMemorySnapshot/);
+    assert.equal(fakes.spawned.at(-1).plan.mode, "none");
+    assert.match(fakes.spawned.at(-1).plan.reason, /no makeMemorySnapshot/);
     assert.equal(pool.stats.snapshot.use, "not used");
     assert.match(pool.stats.snapshot.reason, /no makeMemorySnapshot/);
     const later = await startPool(options);
-    assert.ok(later.fakes.spawned.every((f) => f.received[0].snapshot.mode === "none"), "not tried again");
+    assert.ok(later.fakes.spawned.every((f) => f.plan.mode === "none"), "not tried again");
     const off = await startPool({ ...options, snapshot: false });
     assert.match(off.pool.stats.snapshot.reason, /turned off/);
   } finally {
@@ -394,7 +411,7 @@ test("snapshot cache: a directory keeps it across processes; stale and corrupt e
     forgetSnapshotsInMemory(); // as a new process would
     const again = await startPool(options, fakeWorkers({ snapshotWith: () => "should not be made" }));
     assert.equal(again.pool.stats.snapshot.use, "from cache");
-    assert.deepEqual(again.fakes.spawned.map((f) => text(f.received[0].snapshot.bytes)), ["cached bytes", "cached bytes"]);
+    assert.deepEqual(again.fakes.spawned.map((f) => text(f.plan.bytes)), ["cached bytes", "cached bytes"]);
     // Corrupt one byte of the snapshot: detected by its digest, made again.
     const file = path.join(folder, entries()[0]);
     const data = fs.readFileSync(file);
@@ -468,7 +485,7 @@ test("snapshot: a pool terminated while making it lets the next pool make it, no
     const waiting = startPool(options, fakeWorkers({ snapshotWith: () => "second" }));
     first.terminate();
     const { pool, fakes } = await waiting;
-    assert.equal(fakes.spawned[0].received[0].snapshot.mode, "make");
+    assert.equal(fakes.spawned[0].plan.mode, "make");
     assert.equal(pool.stats.snapshot.use, "made");
   } finally {
     forgetSnapshotsInMemory();
