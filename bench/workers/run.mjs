@@ -62,7 +62,7 @@ function machine(chromiumVersion, loadAtStart) {
 
 async function main(argv) {
   const quick = argv.includes("--quick");
-  // --only m1,m2: just these metrics of the plan (no reloads, breakdown or copies): to check a change.
+  // --only m1,m2: just these metrics of the plan, and reload_2 if named (no breakdown or copies): to check a change.
   const only = option(argv, "--only")?.split(",");
   const rounds = Number(option(argv, "--rounds") ?? (quick ? 1 : 3));
   const prefix = option(argv, "--output") ?? path.join(ROOT, "bench/results", quick ? "workers-quick" : "workers");
@@ -93,7 +93,7 @@ async function main(argv) {
       }
     }
     // A reload keeps only what is in Cache Storage: the page's first pool restores the cached snapshot.
-    for (let round = 0; round < (only ? 0 : rounds); round++) {
+    for (let round = 0; round < (!only || only.includes("reload_2") ? rounds : 0); round++) {
       for (const kind of round % 2 === 0 ? OURS : [...OURS].reverse()) {
         await reload(page);
         await measure("reload_2", "ready", kind, [2], `reload ${round + 1}/${rounds}`);
