@@ -102,10 +102,6 @@ private:
 // raising the stdlib's PicklingError when obj cannot be found that way.
 Ref find_module_name(PyObject* obj, PyObject* name, bool raise_errors);
 
-struct FunctionParts;
-struct ClassState;
-using NamedValues = std::vector<std::pair<Ref, Ref>>;
-
 class Pickler {
 public:
     Pickler(Session& session, const Overrides& overrides);
@@ -192,30 +188,20 @@ public:
     void batch_appends(PyObject* iterator, PyObject* obj);
     void batch_setitems(PyObject* iterator, PyObject* obj);
 
-    // By value, in save_function.cpp and save_code.cpp.
-    bool save_function(PyObject* func);
-    void save_code(PyObject* code);
-    void write_code_fields(PyCodeObject* co);
-    void save_cell(PyObject* cell);
     // Writes the fixed parts (internals.hpp) that write_part(pickler, 0..2)
     // writes, built once per protocol into cache (see save_code.cpp).
     void write_fixed_parts(FixedParts& cache, void (*write_part)(Pickler&, int));
     void write_version_guard();
-    void save_interned_name(const char* text);
+    void save_interned_name(const char* text) {
+        Ref name = Ref::check(PyUnicode_InternFromString(text));
+        save(name.get());
+    }
     bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
     void write_instance_header(PyObject* obj);
     template <typename WriteState>
     void write_instance(PyObject* obj, bool has_state, WriteState&& write_state);  // plain_instances.cpp
     bool save_slotted_instance(PyObject* obj, PyObject* slotnames, const std::vector<Py_ssize_t>& offsets);
     void write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values);
-
-private:
-    void write_function_state(const FunctionParts& parts);
-    void write_function_globals(const FunctionParts& parts, std::uint32_t globals_index);
-    std::uint32_t push_globals_copy(PyObject* globals);
-    void write_empty_cell(PyObject* cell);
-    bool write_filled_cell(PyObject* cell);
-    void write_cell_contents(PyObject* cell, const FunctionParts* parts);
 
 private:
     Session& session_;
@@ -242,6 +228,5 @@ public:
 private:
     bool skip_persistent_once_ = false;
 };
-
 
 }  // namespace webpickle::py

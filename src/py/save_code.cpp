@@ -2,9 +2,10 @@
 // stream carrying bytecode starts its by-value part with.
 #include <string>
 
-#include "pickler.hpp"
 #include "internals.hpp"
+#include "pickler.hpp"
 #include "runtime.hpp"
+#include "writers.hpp"
 
 namespace webpickle::py {
 namespace {
@@ -45,19 +46,6 @@ void write_version_guard_part(Pickler& p, int part) {
     }
 }
 
-}  // namespace
-
-void Pickler::save_code(PyObject* code) {
-    if (memo_get_if_present(code)) return;
-    write_version_guard();
-    save_global_as(reinterpret_cast<PyObject*>(&PyCode_Type), "types", "CodeType");
-    writer_.opcode(op::MARK);
-    write_code_fields(reinterpret_cast<PyCodeObject*>(code));
-    writer_.opcode(op::TUPLE);
-    writer_.opcode(op::REDUCE);
-    memoize(code);
-}
-
 // types.CodeType's 18 arguments, read from the code object's fields and
 // the public accessors rather than by 18 attribute lookups (which were
 // most of the time of pickling a small function, in wasm above all). In
@@ -66,29 +54,42 @@ void Pickler::save_code(PyObject* code) {
 // names, varnames, filename, name, qualname, firstlineno, linetable,
 // exceptiontable, freevars, cellvars (test_functions_by_value.py compares
 // every field of the loaded code with the original's).
-void Pickler::write_code_fields(PyCodeObject* co) {
-    writer_.integer(co->co_argcount);
-    writer_.integer(co->co_posonlyargcount);
-    writer_.integer(co->co_kwonlyargcount);
-    writer_.integer(co->co_nlocals);
-    writer_.integer(co->co_stacksize);
-    writer_.integer(co->co_flags);
+void write_code_fields(Pickler& p, PyCodeObject* co) {
+    p.writer().integer(co->co_argcount);
+    p.writer().integer(co->co_posonlyargcount);
+    p.writer().integer(co->co_kwonlyargcount);
+    p.writer().integer(co->co_nlocals);
+    p.writer().integer(co->co_stacksize);
+    p.writer().integer(co->co_flags);
     Ref bytecode = Ref::check(PyCode_GetCode(co));
-    save(bytecode.get());
-    save(co->co_consts);
-    save(co->co_names);
+    p.save(bytecode.get());
+    p.save(co->co_consts);
+    p.save(co->co_names);
     Ref varnames = Ref::check(PyCode_GetVarnames(co));
-    save(varnames.get());
-    save(co->co_filename);
-    save(co->co_name);
-    save(co->co_qualname);
-    writer_.integer(co->co_firstlineno);
-    save(co->co_linetable);
-    save(co->co_exceptiontable);
+    p.save(varnames.get());
+    p.save(co->co_filename);
+    p.save(co->co_name);
+    p.save(co->co_qualname);
+    p.writer().integer(co->co_firstlineno);
+    p.save(co->co_linetable);
+    p.save(co->co_exceptiontable);
     Ref freevars = Ref::check(PyCode_GetFreevars(co));
-    save(freevars.get());
+    p.save(freevars.get());
     Ref cellvars = Ref::check(PyCode_GetCellvars(co));
-    save(cellvars.get());
+    p.save(cellvars.get());
+}
+
+}  // namespace
+
+void save_code(Pickler& p, PyObject* code) {
+    if (p.memo_get_if_present(code)) return;
+    p.write_version_guard();
+    p.save_global_as(reinterpret_cast<PyObject*>(&PyCode_Type), "types", "CodeType");
+    p.writer().opcode(op::MARK);
+    write_code_fields(p, reinterpret_cast<PyCodeObject*>(code));
+    p.writer().opcode(op::TUPLE);
+    p.writer().opcode(op::REDUCE);
+    p.memoize(code);
 }
 
 // Writes, once per stream and before the first code object:

@@ -50,67 +50,23 @@ bool holds_no_references(PyObject* value) {
     return false;
 }
 
-}  // namespace
-
-bool Pickler::save_function(PyObject* func) {
-    if (!pickle_by_value(func)) {
-        save_global(func, nullptr);
-        return false;
-    }
-    FunctionParts parts = FunctionParts::of(func);
-    if (save_stdlib_closure(*this, parts)) return false;
-    install_imported_modules(*this, parts);
-    save_global_as(reinterpret_cast<PyObject*>(&PyFunction_Type), "types", "FunctionType");
-    writer_.opcode(op::MARK);
-    with_note([&] { save_code(parts.code.get()); }, "when serializing code of function %R", parts.qualname.get());
-    std::uint32_t globals_index = push_globals_copy(parts.globals.get());
-    save(parts.name.get());
-    writer_.none();
-    std::vector<PyObject*> new_cells;
-    if (parts.closure) {
-        writer_.opcode(op::MARK);
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(parts.closure.get()); ++i) {
-            PyObject* cell = PyTuple_GET_ITEM(parts.closure.get(), i);
-            if (memo_get_if_present(cell)) continue;
-            if (write_filled_cell(cell)) continue;
-            write_empty_cell(cell);
-            new_cells.push_back(cell);
-        }
-        writer_.opcode(op::TUPLE);
-    } else {
-        writer_.none();
-    }
-    writer_.opcode(op::TUPLE);
-    writer_.opcode(op::REDUCE);
-    memoize(func);
-
-    write_function_state(parts);
-    write_function_globals(parts, globals_index);
-    for (std::size_t i = 0; i < new_cells.size(); ++i) {
-        writer_.memo_get(session_.memo_find(new_cells[i]));
-        write_cell_contents(new_cells[i], &parts);
-        writer_.opcode(op::POP);
-    }
-    return false;
-}
-
-void Pickler::write_function_state(const FunctionParts& parts) {
+void write_function_state(Pickler& p, const FunctionParts& parts) {
     Ref slots = parts.changed_attributes();
     bool has_dict = parts.dict && PyDict_GET_SIZE(parts.dict.get()) > 0;
     if (PyDict_GET_SIZE(slots.get()) == 0 && !has_dict) return;
     with_note(
         [&] {
-            if (has_dict) save(parts.dict.get());
-            else writer_.none();
-            save(slots.get());
+            if (has_dict) p.save(parts.dict.get());
+            else p.writer().none();
+            p.save(slots.get());
         },
         "when serializing attributes of function %R", parts.qualname.get());
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::BUILD);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::BUILD);
 }
 
-void Pickler::write_function_globals(const FunctionParts& parts, std::uint32_t globals_index) {
-    GlobalsCopy& copy = session_.globals_copies().at(parts.globals.get());
+void write_function_globals(Pickler& p, const FunctionParts& parts, std::uint32_t globals_index) {
+    GlobalsCopy& copy = p.session().globals_copies().at(parts.globals.get());
     std::vector<std::pair<PyObject*, Ref>> items;
     for (PyObject* name : parts.global_names_to_write(copy)) {
         PyObject* value = nullptr;
@@ -122,32 +78,32 @@ void Pickler::write_function_globals(const FunctionParts& parts, std::uint32_t g
         copy.names.insert(name);
     }
     if (items.empty()) return;
-    writer_.memo_get(globals_index);
-    if (items.size() > 1) writer_.opcode(op::MARK);
+    p.writer().memo_get(globals_index);
+    if (items.size() > 1) p.writer().opcode(op::MARK);
     for (const auto& [name, value] : items) {
-        save(name);
-        with_note([&] { save(value.get()); }, "when serializing global %R of function %R", name,
+        p.save(name);
+        with_note([&] { p.save(value.get()); }, "when serializing global %R of function %R", name,
                   parts.qualname.get());
     }
-    writer_.opcode(items.size() > 1 ? op::SETITEMS : op::SETITEM);
-    writer_.opcode(op::POP);
+    p.writer().opcode(items.size() > 1 ? op::SETITEMS : op::SETITEM);
+    p.writer().opcode(op::POP);
 }
 
-std::uint32_t Pickler::push_globals_copy(PyObject* globals) {
-    auto& copies = session_.globals_copies();
+std::uint32_t push_globals_copy(Pickler& p, PyObject* globals) {
+    auto& copies = p.session().globals_copies();
     auto found = copies.find(globals);
     if (found != copies.end()) {
-        writer_.memo_get(found->second.memo_index);
+        p.writer().memo_get(found->second.memo_index);
         return found->second.memo_index;
     }
-    if (session_.namespaces().find(globals) != nullptr) {
+    if (p.session().namespaces().find(globals) != nullptr) {
         // The globals of a module written by value are that module's dict.
-        save_dict(globals);  // writes vars(module)
+        p.save_dict(globals);  // writes vars(module)
         Ref placeholder = Ref::check(PyDict_New());
-        std::uint32_t index = session_.memo_add(placeholder.get());
-        writer_.memo_put(index);
+        std::uint32_t index = p.session().memo_add(placeholder.get());
+        p.writer().memo_put(index);
         Py_INCREF(globals);
-        session_.keep_alive(globals);
+        p.session().keep_alive(globals);
         copies.emplace(globals, GlobalsCopy{index, {}});
         return index;
     }
@@ -155,11 +111,11 @@ std::uint32_t Pickler::push_globals_copy(PyObject* globals) {
     // module in the stream, filled with just the globals they use. Its memo
     // slot is keyed by a private placeholder, not by the module's own dict.
     Ref placeholder = Ref::check(PyDict_New());
-    writer_.opcode(op::EMPTY_DICT);
-    std::uint32_t index = session_.memo_add(placeholder.get());
-    writer_.memo_put(index);
+    p.writer().opcode(op::EMPTY_DICT);
+    std::uint32_t index = p.session().memo_add(placeholder.get());
+    p.writer().memo_put(index);
     Py_INCREF(globals);  // the key stays valid while the session remembers it
-    session_.keep_alive(globals);
+    p.session().keep_alive(globals);
     GlobalsCopy& copy = copies.emplace(globals, GlobalsCopy{index, {}}).first->second;
     // __name__ goes in now: FunctionType() takes __module__ from it.
     PyObject* module_name = nullptr;
@@ -167,65 +123,104 @@ std::uint32_t Pickler::push_globals_copy(PyObject* globals) {
     if (module_name != nullptr) {
         Ref owned = Ref::steal(module_name);
         if (PyUnicode_CheckExact(module_name)) {
-            save(runtime().s_name);
-            save(module_name);
-            writer_.opcode(op::SETITEM);
+            p.save(runtime().s_name);
+            p.save(module_name);
+            p.writer().opcode(op::SETITEM);
             copy.names.insert(runtime().s_name);
         }
     }
     return index;
 }
 
-void Pickler::write_empty_cell(PyObject* cell) {
-    save_global_as(reinterpret_cast<PyObject*>(runtime().cell_type), "types", "CellType");
-    writer_.opcode(op::EMPTY_TUPLE);
-    writer_.opcode(op::REDUCE);
-    memoize(cell);
+void write_empty_cell(Pickler& p, PyObject* cell) {
+    p.save_global_as(reinterpret_cast<PyObject*>(runtime().cell_type), "types", "CellType");
+    p.writer().opcode(op::EMPTY_TUPLE);
+    p.writer().opcode(op::REDUCE);
+    p.memoize(cell);
 }
 
 // CellType(value) when the cell holds a value that holds no references (see
 // holds_no_references); false, with nothing written, otherwise.
-bool Pickler::write_filled_cell(PyObject* cell) {
+bool write_filled_cell(Pickler& p, PyObject* cell) {
     PyObject* value = PyCell_GET(cell);
     if (value == nullptr || !holds_no_references(value)) return false;
     Ref owned = Ref::borrow(value);
-    save_global_as(reinterpret_cast<PyObject*>(runtime().cell_type), "types", "CellType");
-    save(owned.get());
-    writer_.opcode(op::TUPLE1);
-    writer_.opcode(op::REDUCE);
-    memoize(cell);
+    p.save_global_as(reinterpret_cast<PyObject*>(runtime().cell_type), "types", "CellType");
+    p.save(owned.get());
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
+    p.memoize(cell);
     return true;
 }
 
 // With the cell on the stack: BUILD (None, {'cell_contents': value}).
-void Pickler::write_cell_contents(PyObject* cell, const FunctionParts* parts) {
+void write_cell_contents(Pickler& p, PyObject* cell, const FunctionParts* parts) {
     PyObject* value = PyCell_GET(cell);
     if (value == nullptr) return;  // an empty cell stays empty
     Ref owned = Ref::borrow(value);
-    writer_.none();
-    writer_.opcode(op::EMPTY_DICT);
-    save_interned_name("cell_contents");
-    on_failure([&] { save(owned.get()); },
+    p.writer().none();
+    p.writer().opcode(op::EMPTY_DICT);
+    p.save_interned_name("cell_contents");
+    on_failure([&] { p.save(owned.get()); },
                [&] {
                    if (parts == nullptr) return;
                    PyObject* name = parts->free_variable_name(cell);
                    note_current_error("when serializing closure variable %R of function %R", name,
                                       parts->qualname.get());
                });
-    writer_.opcode(op::SETITEM);
-    writer_.opcode(op::TUPLE2);
-    writer_.opcode(op::BUILD);
+    p.writer().opcode(op::SETITEM);
+    p.writer().opcode(op::TUPLE2);
+    p.writer().opcode(op::BUILD);
 }
 
-void Pickler::save_cell(PyObject* cell) {
-    if (write_filled_cell(cell)) return;
-    write_empty_cell(cell);
-    write_cell_contents(cell, nullptr);
+}  // namespace
+
+bool save_function(Pickler& p, PyObject* func) {
+    if (!pickle_by_value(func)) {
+        p.save_global(func, nullptr);
+        return false;
+    }
+    FunctionParts parts = FunctionParts::of(func);
+    if (save_stdlib_closure(p, parts)) return false;
+    install_imported_modules(p, parts);
+    p.save_global_as(reinterpret_cast<PyObject*>(&PyFunction_Type), "types", "FunctionType");
+    p.writer().opcode(op::MARK);
+    with_note([&] { save_code(p, parts.code.get()); }, "when serializing code of function %R", parts.qualname.get());
+    std::uint32_t globals_index = push_globals_copy(p, parts.globals.get());
+    p.save(parts.name.get());
+    p.writer().none();
+    std::vector<PyObject*> new_cells;
+    if (parts.closure) {
+        p.writer().opcode(op::MARK);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(parts.closure.get()); ++i) {
+            PyObject* cell = PyTuple_GET_ITEM(parts.closure.get(), i);
+            if (p.memo_get_if_present(cell)) continue;
+            if (write_filled_cell(p, cell)) continue;
+            write_empty_cell(p, cell);
+            new_cells.push_back(cell);
+        }
+        p.writer().opcode(op::TUPLE);
+    } else {
+        p.writer().none();
+    }
+    p.writer().opcode(op::TUPLE);
+    p.writer().opcode(op::REDUCE);
+    p.memoize(func);
+
+    write_function_state(p, parts);
+    write_function_globals(p, parts, globals_index);
+    for (std::size_t i = 0; i < new_cells.size(); ++i) {
+        p.writer().memo_get(p.session().memo_find(new_cells[i]));
+        write_cell_contents(p, new_cells[i], &parts);
+        p.writer().opcode(op::POP);
+    }
+    return false;
 }
 
-void Pickler::save_interned_name(const char* text) {
-    Ref name = Ref::check(PyUnicode_InternFromString(text));
-    save(name.get());
+void save_cell(Pickler& p, PyObject* cell) {
+    if (write_filled_cell(p, cell)) return;
+    write_empty_cell(p, cell);
+    write_cell_contents(p, cell, nullptr);
 }
 
 }  // namespace webpickle::py

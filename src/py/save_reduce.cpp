@@ -76,15 +76,15 @@ bool Pickler::save_uncommon(PyObject* obj) {
         return false;
     }
     if (type == &PyFunction_Type) {
-        save_function(obj);
+        py::save_function(*this, obj);
         return false;
     }
     if (type == &PyCode_Type) {
-        save_code(obj);
+        py::save_code(*this, obj);
         return false;
     }
     if (type == runtime().cell_type) {
-        save_cell(obj);
+        py::save_cell(*this, obj);
         return false;
     }
     if (type == &PyModule_Type) {

@@ -27,6 +27,15 @@ bool has_new(PyObject* cls) {
     return found != 0;
 }
 
+// The stdlib's checks of the class that __newobj__ / __newobj_ex__ (method) gets.
+void check_new_class(PyObject* cls, PyObject* obj, const char* method) {
+    PyObject* error = runtime().PicklingError;
+    if (!PyType_Check(cls)) raise_format(error, "first argument to %s() must be a class, not %T", method, cls);
+    if (!has_new(cls)) raise_format(error, "first argument to %s() has no __new__", method);
+    if (obj != nullptr && !is_class_of(cls, obj))
+        raise_format(error, "first argument to %s() must be %R, not %R", method, Py_TYPE(obj), cls);
+}
+
 }  // namespace
 
 void Pickler::save_reduce(PyObject* func, PyObject* args, PyObject* state, PyObject* listitems,
@@ -62,11 +71,7 @@ void Pickler::save_reduce(PyObject* func, PyObject* args, PyObject* state, PyObj
         PyObject* cls = PyTuple_GET_ITEM(args, 0);
         PyObject* new_args = PyTuple_GET_ITEM(args, 1);
         PyObject* kwargs = PyTuple_GET_ITEM(args, 2);
-        if (!PyType_Check(cls))
-            raise_format(rt.PicklingError, "first argument to __newobj_ex__() must be a class, not %T", cls);
-        if (!has_new(cls)) raise(rt.PicklingError, "first argument to __newobj_ex__() has no __new__");
-        if (obj != nullptr && !is_class_of(cls, obj))
-            raise_format(rt.PicklingError, "first argument to __newobj_ex__() must be %R, not %R", Py_TYPE(obj), cls);
+        check_new_class(cls, obj, "__newobj_ex__");
         if (!PyTuple_Check(new_args))
             raise_format(rt.PicklingError, "second argument to __newobj_ex__() must be a tuple, not %T", new_args);
         if (!PyDict_Check(kwargs))
@@ -92,11 +97,7 @@ void Pickler::save_reduce(PyObject* func, PyObject* args, PyObject* state, PyObj
     } else if (named(rt.newobj_name)) {
         if (PyTuple_GET_SIZE(args) < 1) raise(rt.PicklingError, "__newobj__ expected at least 1 argument, got 0");
         PyObject* cls = PyTuple_GET_ITEM(args, 0);
-        if (!PyType_Check(cls))
-            raise_format(rt.PicklingError, "first argument to __newobj__() must be a class, not %T", cls);
-        if (!has_new(cls)) raise(rt.PicklingError, "first argument to __newobj__() has no __new__");
-        if (obj != nullptr && !is_class_of(cls, obj))
-            raise_format(rt.PicklingError, "first argument to __newobj__() must be %R, not %R", Py_TYPE(obj), cls);
+        check_new_class(cls, obj, "__newobj__");
         Ref rest = Ref::check(PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args)));
         save_part(obj, "class", [&] { save(cls); });
         save_part(obj, "__new__ arguments", [&] { save(rest.get()); });

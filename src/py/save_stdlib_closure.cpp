@@ -23,8 +23,8 @@
 
 #include "by_value_policy.hpp"
 #include "function_parts.hpp"
-#include "pickler.hpp"
 #include "internals.hpp"
+#include "pickler.hpp"
 #include "runtime.hpp"
 #include "special_writers.hpp"
 #include "writers.hpp"
@@ -170,6 +170,23 @@ void write_attributes_by_build(Pickler& p, PyObject* attributes) {
     p.writer().opcode(op::BUILD);
 }
 
+// module.factory(*arguments)(wrapped), memoized as wrapper, then the
+// attributes set on wrapper after the decorator made it: a decorated
+// function rebuilt by decorating again. One or two arguments; module and
+// factory are literals (stdlib_attr).
+void write_decorated(Pickler& p, const char* module, const char* factory, std::initializer_list<PyObject*> arguments,
+                     PyObject* wrapped, PyObject* wrapper, PyObject* changed) {
+    p.save_global_as(stdlib_attr(module, factory), module, factory);
+    for (PyObject* argument : arguments) p.save(argument);
+    p.writer().opcode(arguments.size() == 1 ? op::TUPLE1 : op::TUPLE2);
+    p.writer().opcode(op::REDUCE);
+    p.save(wrapped);
+    p.writer().opcode(op::TUPLE1);
+    p.writer().opcode(op::REDUCE);
+    p.memoize_built(wrapper);
+    write_attributes_by_build(p, changed);
+}
+
 // dataclasses._make_annotate_function(cls, method_name, annotation_fields, return_type)
 bool save_dataclass_annotate(Pickler& p, const FunctionParts& parts) {
     PyObject* module = loaded_module("dataclasses");
@@ -230,15 +247,7 @@ bool save_recursive_repr_wrapper(Pickler& p, const FunctionParts& parts) {
     // after the call.
     Ref changed = copied_attributes_changed(parts.func.get(), user_function);
     Ref fill = Ref::borrow(fillvalue);
-    p.save_global_as(stdlib_attr("reprlib", "recursive_repr"), "reprlib", "recursive_repr");
-    p.save(fill.get());
-    p.writer().opcode(op::TUPLE1);
-    p.writer().opcode(op::REDUCE);
-    p.save(user.get());
-    p.writer().opcode(op::TUPLE1);
-    p.writer().opcode(op::REDUCE);
-    p.memoize_built(parts.func.get());
-    write_attributes_by_build(p, changed.get());
+    write_decorated(p, "reprlib", "recursive_repr", {fill.get()}, user.get(), parts.func.get(), changed.get());
     return true;
 }
 
@@ -316,16 +325,7 @@ bool write_lru_cache_wrapper(Pickler& p, PyObject* wrapper) {
     Ref owned_dict = Ref::steal(dict);
     Ref changed = dict != nullptr && PyDict_Check(dict) ? attributes_set_afterwards(dict, wrapped.get(), {})
                                                          : Ref::check(PyDict_New());
-    p.save_global_as(stdlib_attr("functools", "lru_cache"), "functools", "lru_cache");
-    p.save(maxsize.get());
-    p.save(typed.get());
-    p.writer().opcode(op::TUPLE2);
-    p.writer().opcode(op::REDUCE);
-    p.save(wrapped.get());
-    p.writer().opcode(op::TUPLE1);
-    p.writer().opcode(op::REDUCE);
-    p.memoize_built(wrapper);
-    write_attributes_by_build(p, changed.get());
+    write_decorated(p, "functools", "lru_cache", {maxsize.get(), typed.get()}, wrapped.get(), wrapper, changed.get());
     return true;
 }
 

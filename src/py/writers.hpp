@@ -17,6 +17,13 @@ void save_class(Pickler& p, PyObject* cls);
 // (class_registry.hpp), in save_class.cpp.
 void write_class_registration(Pickler& p, PyObject* cls, std::uint32_t index);
 
+// A function: by value when the loading side could not import it, else by
+// reference (save_function.cpp); a code object and a cell, by value
+// (save_code.cpp, save_function.cpp).
+bool save_function(Pickler& p, PyObject* func);
+void save_code(Pickler& p, PyObject* code);
+void save_cell(Pickler& p, PyObject* cell);
+
 // A module: by reference when importable, else by value (save_module.cpp).
 void save_module(Pickler& p, PyObject* module);
 // Before a function by value: the imports its body needs on the loading
