@@ -119,12 +119,18 @@ public:
         return save_object(obj);
     }
 
+    // save() without the frame's commit point, for writers that place it
+    // themselves (plain_instances.cpp). In pickler.cpp.
+    bool save_object(PyObject* obj);
+
     StreamWriter& writer() { return writer_; }
     Session& session() { return session_; }
     int protocol() const { return session_.protocol(); }
+    const Overrides& overrides() const { return overrides_; }
+    // True while writing a stream's fixed parts (no memo).
+    bool unmemoized() const { return unmemoized_; }
 
 private:
-    bool save_object(PyObject* obj);  // pickler.cpp
     // Fast paths, in save_atoms.cpp and save_containers.cpp.
     void save_long(PyObject* obj);
     void save_float(PyObject* obj) { writer_.float64(PyFloat_AS_DOUBLE(obj)); }
@@ -196,12 +202,6 @@ public:
         Ref name = Ref::check(PyUnicode_InternFromString(text));
         save(name.get());
     }
-    bool save_plain_instance(PyObject* obj);  // plain_instances.cpp
-    void write_instance_header(PyObject* obj);
-    template <typename WriteState>
-    void write_instance(PyObject* obj, bool has_state, WriteState&& write_state);  // plain_instances.cpp
-    bool save_slotted_instance(PyObject* obj, PyObject* slotnames, const std::vector<Py_ssize_t>& offsets);
-    void write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values);
 
 private:
     Session& session_;

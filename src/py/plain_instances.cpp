@@ -11,10 +11,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "internals.hpp"
 #include "pickler.hpp"
 #include "recursion_guard.hpp"
-#include "internals.hpp"
 #include "runtime.hpp"
+#include "writers.hpp"
 
 namespace webpickle::py {
 namespace {
@@ -197,83 +198,58 @@ struct OwnedValues {
     }
 };
 
-}  // namespace
-
-// The header, then (if has_state) the state and BUILD, with the notes that
-// save_reduce would add on failure.
-template <typename WriteState>
-void Pickler::write_instance(PyObject* obj, bool has_state, WriteState&& write_state) {
-    with_note(
-        [&] {
-            write_instance_header(obj);
-            if (!has_state) return;
-            with_note([&] { write_state(); }, "when serializing %T state", obj);
-            writer_.opcode(op::BUILD);
-        },
-        "when serializing %T object", obj);
-}
-
-bool Pickler::save_plain_instance(PyObject* obj) {
-    PyTypeObject* type = Py_TYPE(obj);
-    const Verdict& verdict = verdict_of(type);
-    if (verdict.layout == Layout::slotted)
-        return save_slotted_instance(obj, verdict.slotnames.get(), verdict.slot_offsets);
-    if (verdict.layout != Layout::dict) return false;
-    PyObject** dict_ptr = _PyObject_GetDictPtr(obj);
-    PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
-    Ref state;
-    if (dict_ptr == nullptr || dict == nullptr) {
-        // Inline values (3.12+): materialise the dict as object.__getstate__ does.
-        state = Ref::check(PyObject_GenericGetDict(obj, nullptr));
-    } else {
-        state = Ref::borrow(dict);
-    }
-    // Held only by the instance and by `state`, the dict cannot be in the
-    // memo (which holds a reference to everything in it): it is written
-    // without a memo lookup, a likely cache miss in a large memo, and its
-    // keys may be checked against the last dict of this class.
-    bool private_dict = Py_REFCNT(state.get()) == 2 && PyDict_CheckExact(state.get()) &&
-                        overrides_.persistent_id == nullptr && !unmemoized_ && PyDict_GET_SIZE(state.get()) > 0;
-    InstanceShapes& shapes = session_.instance_shapes();
-    OwnedValues values;
-    const InstanceShapes::Shape* shape = private_dict ? shapes.match(type, state.get(), values.items) : nullptr;
-    if (shape != nullptr) values.count = shape->size;
-    else if (has_reduce_hook(state.get())) return false;
-    write_instance(obj, PyDict_GET_SIZE(state.get()) > 0, [&] {
-        writer_.commit_point();
-        if (shape != nullptr) {
-            write_shaped_dict(state.get(), *shape, values.items);
-        } else if (private_dict) {
-            save_dict(state.get());
-            shapes.record(type, state.get(), session_.contents());
-        } else {
-            save_object(state.get());
-        }
-    });
-    return true;
-}
-
 // cls () NEWOBJ, memoized: what save_reduce writes for copyreg.__newobj__.
 // The class is a memo GET for every instance but the first; then nothing
 // can have memoized obj meanwhile, so its memo entry needs no lookup (a
 // class written here might have: a class attribute holding an instance).
-void Pickler::write_instance_header(PyObject* obj) {
+void write_instance_header(Pickler& p, PyObject* obj) {
     PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(obj));
-    writer_.commit_point();
-    bool class_known = overrides_.persistent_id == nullptr && memo_get_if_present(type);
-    if (!class_known) with_note([&] { save_object(type); }, "when serializing %T class", obj);
-    writer_.commit_point();  // the stdlib saves the () below as an object: a frame may end here
-    writer_.opcode(op::EMPTY_TUPLE);
-    writer_.opcode(op::NEWOBJ);
-    if (class_known) memoize(obj);
-    else memoize_built(obj);
+    p.writer().commit_point();
+    bool class_known = p.overrides().persistent_id == nullptr && p.memo_get_if_present(type);
+    if (!class_known) with_note([&] { p.save_object(type); }, "when serializing %T class", obj);
+    p.writer().commit_point();  // the stdlib saves the () below as an object: a frame may end here
+    p.writer().opcode(op::EMPTY_TUPLE);
+    p.writer().opcode(op::NEWOBJ);
+    if (class_known) p.memoize(obj);
+    else p.memoize_built(obj);
+}
+
+// The header, then (if has_state) the state and BUILD, with the notes that
+// save_reduce would add on failure.
+template <typename WriteState>
+void write_instance(Pickler& p, PyObject* obj, bool has_state, WriteState&& write_state) {
+    with_note(
+        [&] {
+            write_instance_header(p, obj);
+            if (!has_state) return;
+            with_note([&] { write_state(); }, "when serializing %T state", obj);
+            p.writer().opcode(op::BUILD);
+        },
+        "when serializing %T object", obj);
+}
+
+// What save_dict writes for a dict whose keys are shape's: the keys are
+// memo GETs known in advance, the values (owned by the caller) are saved.
+void write_shaped_dict(Pickler& p, PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values) {
+    p.writer().opcode(op::EMPTY_DICT);
+    p.memoize(dict);
+    RecursionGuard guard;
+    const Py_ssize_t size = shape.size;
+    if (size > 1) p.writer().opcode(op::MARK);
+    for (Py_ssize_t i = 0; i < size; ++i) {
+        p.writer().commit_point();
+        p.writer().memo_get(shape.indices[i]);
+        with_note([&] { p.save(values[i]); }, "when serializing %T item %R", dict, shape.keys[i]);
+        if (PyDict_GET_SIZE(dict) != size) raise(PyExc_RuntimeError, "dictionary changed size during iteration");
+    }
+    p.writer().opcode(size > 1 ? op::SETITEMS : op::SETITEM);
 }
 
 // Instances of classes with __slots__ and no __dict__: object.__reduce_ex__
 // would return (copyreg.__newobj__, (cls,), (None, {slot: value}) or None),
 // the slots read in copyreg._slotnames order, unset ones left out. The same
 // bytes, without the call, its tuple and save_reduce's checks of it.
-bool Pickler::save_slotted_instance(PyObject* obj, PyObject* slotnames, const std::vector<Py_ssize_t>& offsets) {
+bool save_slotted_instance(Pickler& p, PyObject* obj, PyObject* slotnames, const std::vector<Py_ssize_t>& offsets) {
     Ref names = Ref::borrow(slotnames);
     Ref slots = Ref::check(PyDict_New());
     // Read before anything runs Python code (the verdict may be replaced then).
@@ -291,28 +267,53 @@ bool Pickler::save_slotted_instance(PyObject* obj, PyObject* slotnames, const st
         Ref owned = Ref::steal(value);
         if (PyDict_SetItem(slots.get(), name, value) < 0) raise_error();
     }
-    write_instance(obj, PyDict_GET_SIZE(slots.get()) > 0, [&] {
+    write_instance(p, obj, PyDict_GET_SIZE(slots.get()) > 0, [&] {
         Ref state = Ref::check(PyTuple_Pack(2, Py_None, slots.get()));
-        save(state.get());
+        p.save(state.get());
     });
     return true;
 }
 
-// What save_dict writes for a dict whose keys are shape's: the keys are
-// memo GETs known in advance, the values (owned by the caller) are saved.
-void Pickler::write_shaped_dict(PyObject* dict, const InstanceShapes::Shape& shape, PyObject* const* values) {
-    writer_.opcode(op::EMPTY_DICT);
-    memoize(dict);
-    RecursionGuard guard;
-    const Py_ssize_t size = shape.size;
-    if (size > 1) writer_.opcode(op::MARK);
-    for (Py_ssize_t i = 0; i < size; ++i) {
-        writer_.commit_point();
-        writer_.memo_get(shape.indices[i]);
-        with_note([&] { save(values[i]); }, "when serializing %T item %R", dict, shape.keys[i]);
-        if (PyDict_GET_SIZE(dict) != size) raise(PyExc_RuntimeError, "dictionary changed size during iteration");
+}  // namespace
+
+bool save_plain_instance(Pickler& p, PyObject* obj) {
+    PyTypeObject* type = Py_TYPE(obj);
+    const Verdict& verdict = verdict_of(type);
+    if (verdict.layout == Layout::slotted)
+        return save_slotted_instance(p, obj, verdict.slotnames.get(), verdict.slot_offsets);
+    if (verdict.layout != Layout::dict) return false;
+    PyObject** dict_ptr = _PyObject_GetDictPtr(obj);
+    PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
+    Ref state;
+    if (dict_ptr == nullptr || dict == nullptr) {
+        // Inline values (3.12+): materialise the dict as object.__getstate__ does.
+        state = Ref::check(PyObject_GenericGetDict(obj, nullptr));
+    } else {
+        state = Ref::borrow(dict);
     }
-    writer_.opcode(size > 1 ? op::SETITEMS : op::SETITEM);
+    // Held only by the instance and by `state`, the dict cannot be in the
+    // memo (which holds a reference to everything in it): it is written
+    // without a memo lookup, a likely cache miss in a large memo, and its
+    // keys may be checked against the last dict of this class.
+    bool private_dict = Py_REFCNT(state.get()) == 2 && PyDict_CheckExact(state.get()) &&
+                        p.overrides().persistent_id == nullptr && !p.unmemoized() && PyDict_GET_SIZE(state.get()) > 0;
+    InstanceShapes& shapes = p.session().instance_shapes();
+    OwnedValues values;
+    const InstanceShapes::Shape* shape = private_dict ? shapes.match(type, state.get(), values.items) : nullptr;
+    if (shape != nullptr) values.count = shape->size;
+    else if (has_reduce_hook(state.get())) return false;
+    write_instance(p, obj, PyDict_GET_SIZE(state.get()) > 0, [&] {
+        p.writer().commit_point();
+        if (shape != nullptr) {
+            write_shaped_dict(p, state.get(), *shape, values.items);
+        } else if (private_dict) {
+            p.save_dict(state.get());
+            shapes.record(type, state.get(), p.session().contents());
+        } else {
+            p.save_object(state.get());
+        }
+    });
+    return true;
 }
 
 }  // namespace webpickle::py

@@ -104,7 +104,7 @@ bool Pickler::save_uncommon(PyObject* obj) {
         reducer = mapping_get(table, reinterpret_cast<PyObject*>(type));
         if (!reducer && default_table) internals().dispatch_table.remember_absent(type);
     }
-    if (!reducer && save_plain_instance(obj)) return false;
+    if (!reducer && py::save_plain_instance(*this, obj)) return false;
     if (special != nullptr && special->stage == SpecialStage::before_reducer && special->write(*this, obj))
         return false;
     if (reducer) {

@@ -24,6 +24,11 @@ bool save_function(Pickler& p, PyObject* func);
 void save_code(Pickler& p, PyObject* code);
 void save_cell(Pickler& p, PyObject* cell);
 
+// An instance of a plain class written as the stdlib would (cls () NEWOBJ,
+// state, BUILD) without calling __reduce_ex__; false, with nothing written,
+// when the class does not qualify (plain_instances.cpp).
+bool save_plain_instance(Pickler& p, PyObject* obj);
+
 // A module: by reference when importable, else by value (save_module.cpp).
 void save_module(Pickler& p, PyObject* module);
 // Before a function by value: the imports its body needs on the loading
