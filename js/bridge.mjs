@@ -33,21 +33,20 @@ export class PythonClient {
   }
 
   /**
-   * Send one task; `timeoutMs` null means the pool's default. With a `digest`
-   * (and the function's `stream`), payload pickles (args, kwargs) only.
+   * Send one task; `timeoutMs` null means the pool's default. With `fn` (the
+   * function pickled once, made once for all its calls), payload pickles (args, kwargs) only.
    * @param {number} token
    * @param {Uint8Array} payload
    * @param {Uint8Array[] | null | undefined} buffers
    * @param {number | null} timeoutMs
-   * @param {string | null | undefined} digest
-   * @param {Uint8Array | null | undefined} stream
+   * @param {{digest: string, stream: Uint8Array} | null | undefined} fn
    */
-  submit(token, payload, buffers, timeoutMs, digest, stream) {
+  submit(token, payload, buffers, timeoutMs, fn) {
     const controller = new AbortController();
     this.#controllers.set(token, controller);
     /** @type {import("./pool.mjs").CallOptions} */
     const options = { buffers: buffers ?? [], signal: controller.signal };
-    if (digest !== null && digest !== undefined && stream) options.fn = { digest, stream };
+    if (fn) options.fn = fn;
     if (timeoutMs !== null && timeoutMs !== undefined) options.timeout = timeoutMs;
     this.#pool.call(payload, options).then(
       // No buffers (the usual case) as undefined: Python then skips two calls into JS.

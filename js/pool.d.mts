@@ -84,6 +84,8 @@ export interface CallOptions {
   /**
    * The function, pickled once: payload then pickles (args, kwargs) only. The
    * stream is posted to each worker once; later calls carry the digest alone.
+   * A stream on a SharedArrayBuffer (functionBuffer()) reaches every worker
+   * without a copy; a plain one is copied for each worker and transferred.
    */
   fn?: { digest: string; stream: Uint8Array };
 }
@@ -161,6 +163,11 @@ export declare class WorkerPool {
   call(payload: Uint8Array, options?: CallOptions): Promise<Reply>;
   /** A Uint8Array to fill and pass in buffers: a reused spare when one fits, else new. */
   takeBuffer(byteLength: number): Uint8Array;
+  /**
+   * A Uint8Array to hold a function's stream for call()'s fn: on a SharedArrayBuffer where this
+   * thread may post one (Node; a cross-origin isolated page), else a plain one.
+   */
+  functionBuffer(byteLength: number): Uint8Array;
   /** Hand buffers you are done with (a reply's, once read) to takeBuffer(). */
   recycle(buffers: (ArrayBuffer | Uint8Array)[]): void;
   /** Stop every worker; unfinished calls reject with PoolTerminatedError. */

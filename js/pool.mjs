@@ -25,6 +25,11 @@ const DEFAULT_INTERRUPT_GRACE_MS = 1000;
 /** How often an interrupt not yet answered is said again. */
 const INTERRUPT_REPEAT_MS = 50;
 
+/** Whether this thread may post a SharedArrayBuffer to its workers (Node; a cross-origin isolated page). */
+function canShareMemory() {
+  return typeof SharedArrayBuffer === "function" && globalThis.crossOriginIsolated !== false;
+}
+
 /** Whether workers can be interrupted here: they need memory shared with this thread. */
 function interruptSupport(graceMs) {
   if (graceMs === 0) return { available: false, reason: "turned off (interruptGrace is 0)" };
@@ -218,6 +223,15 @@ export class WorkerPool {
    * (reused memory is much cheaper to fill: see spares.mjs).
    */
   takeBuffer(byteLength) { return this.#spares.take(byteLength); }
+
+  /**
+   * A Uint8Array of `byteLength` bytes to hold a function's stream (call()'s `fn.stream`): on a
+   * SharedArrayBuffer where this thread may post one, so that every worker reads the one copy;
+   * else a plain one, of which each worker is posted a transferred copy.
+   */
+  functionBuffer(byteLength) {
+    return canShareMemory() ? new Uint8Array(new SharedArrayBuffer(byteLength)) : new Uint8Array(byteLength);
+  }
 
   /** Give buffers whose contents are no longer needed (e.g. a reply's, once read) to takeBuffer(). */
   recycle(buffers) { this.#spares.give(buffers); }
@@ -520,9 +534,21 @@ export class WorkerPool {
     /** @type {import("./protocol.mjs").CallMessage} */
     const message = { type: MessageType.CALL, id: task.id, payload: task.payload, buffers: task.buffers };
     if (digest !== undefined) message.digest = digest;
-    if (withFunction) message.function = task.fn.stream; // copied, not transferred: other calls share it
+    const transfer = transferList(task.buffers);
+    if (withFunction) {
+      // Other calls share the stream: a shared one is posted as it is (no copy); a plain one as
+      // a transferred copy (one copy here, where a structured clone makes one here and one there).
+      const stream = task.fn.stream;
+      if (stream.buffer instanceof ArrayBuffer) {
+        const copy = stream.slice();
+        message.function = copy;
+        transfer.push(/** @type {ArrayBuffer} */ (copy.buffer));
+      } else {
+        message.function = stream;
+      }
+    }
     try {
-      slot.port.post(message, transferList(task.buffers));
+      slot.port.post(message, transfer);
     } catch (error) { // DataCloneError: a detached or shared buffer, say
       this.#settle(task, null, error);
       return false;

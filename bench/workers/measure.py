@@ -303,12 +303,18 @@ def _posted_bytes(pool):
     return posted["payload_bytes"] + posted["function_bytes"]
 
 
+_closures_made = [0]
+
+
 async def big_closure(kind, items=1000, megabytes=8):
     """map() over `items` of a function closing over `megabytes` on 2 workers, beside the same map
-    of a function closing over 8 bytes: wall times, their ratio, and the bytes posted to the workers."""
+    of a function closing over 8 bytes: wall times, their ratio, and the bytes posted to the workers.
+    The big function's data differ in each measurement: a map of a function never sent before."""
     pool = make_pool(kind, 2, big_function_bytes=None)
     await pool.ready()
-    small, big = closure_over(b"12345678"), closure_over(bytes(range(256)) * (megabytes << 12))
+    _closures_made[0] += 1
+    data = _closures_made[0].to_bytes(8, "little") + bytes(range(256)) * (megabytes << 12)
+    small, big = closure_over(b"12345678"), closure_over(data)
     try:
         await pool.map(small, range(8))  # warm-up
         times, posted = {}, {}

@@ -471,6 +471,41 @@ test("functions: a replacement worker gets the function again", async () => {
   assert.equal(pool.stats.posted.functionMisses, 0, "the pool knew the new worker had nothing loaded");
 });
 
+test("functions: a stream on shared memory is posted as it is; a plain one as a transferred copy", async () => {
+  const fakes = fakeWorkers();
+  const posts = []; // [message, transfer list] of every CALL the pool posted
+  const spawn = (url, name) => {
+    const port = fakes.spawn(url, name);
+    const post = port.post;
+    port.post = (message, transfer) => {
+      if (message.type === MessageType.CALL) posts.push([message, transfer ?? []]);
+      post(message, transfer);
+    };
+    return port;
+  };
+  const { pool } = await startPool({ spawn });
+  const shared = pool.functionBuffer(1000).fill(7);
+  assert.ok(shared.buffer instanceof SharedArrayBuffer, "Node may post shared memory to its workers");
+  const plain = new Uint8Array(1000).fill(9);
+  for (const [digest, stream] of [["d".repeat(64), shared], ["e".repeat(64), plain]]) {
+    await Promise.all([0, 1, 2, 3].map((i) => pool.call(bytes(`echo:${i}`), { fn: { digest, stream } })));
+  }
+  const withFunction = (digest) => posts.filter(([m]) => m.digest === digest && m.function);
+  assert.equal(withFunction("d".repeat(64)).length, 2);
+  for (const [message, transfer] of withFunction("d".repeat(64))) {
+    assert.equal(message.function, shared, "the shared stream itself, no copy");
+    assert.ok(!transfer.includes(shared.buffer));
+  }
+  assert.equal(withFunction("e".repeat(64)).length, 2);
+  for (const [message, transfer] of withFunction("e".repeat(64))) {
+    assert.notEqual(message.function, plain, "a copy of the plain stream");
+    assert.ok(transfer.includes(message.function.buffer), "the copy is transferred, not cloned");
+  }
+  const received = fakes.spawned.flatMap((f) => f.received.filter((m) => m.digest === "e".repeat(64) && m.function));
+  assert.ok(received.length === 2 && received.every((m) => m.function.length === 1000 && m.function.every((b) => b === 9)));
+  assert.ok(plain.length === 1000 && plain.every((b) => b === 9), "the caller's stream stays whole for other calls");
+});
+
 test("functions: fn must be {digest, stream}", async () => {
   const { pool } = await startPool({ size: 1 });
   await assert.rejects(pool.call(bytes("echo:1"), { fn: { digest: 3 } }), TypeError);

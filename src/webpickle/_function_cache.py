@@ -41,15 +41,19 @@ class FunctionCache:
             self._entries.move_to_end(digest)
             return entry[0]
 
-    def load(self, digest, stream):
-        """Unpickle stream, keep it under digest and return it (an already loaded one wins)."""
+    def load(self, digest, stream, size=None):
+        """Unpickle stream, keep it under digest and return it (an already loaded one wins).
+        stream: bytes-like, or a binary file holding size bytes (read to the stream's end)."""
         function = self.get(digest)
         if function is not None:
             return function
-        function = pickle.loads(stream)
+        if size is None:
+            function, size = pickle.loads(stream), len(stream)
+        else:
+            function = pickle.load(stream)
         with self._lock:
             if digest not in self._entries:
-                self._entries[digest] = (function, len(stream))
+                self._entries[digest] = (function, size)
                 self.loads += 1
                 self._evict_past_bound()
             return self._entries[digest][0]

@@ -32,8 +32,26 @@ class FunctionStream:
         return f"<FunctionStream {self.digest[:12]} of {len(self.stream)} bytes>"
 
 
+# The digests of the small streams hashed last, by stream: submit() pickles its function with
+# every call, and finding the same bytes again here is much cheaper than hashing them again.
+_recent_digests = {}  # oldest first
+_recent_digests_lock = threading.Lock()
+_RECENT_DIGESTS = 256
+_REMEMBERED_STREAM_BYTES = 64 * 2**10
+
+
 def digest_of(stream):
-    return hashlib.sha256(stream).hexdigest()
+    """The hex SHA-256 of stream (bytes)."""
+    if len(stream) > _REMEMBERED_STREAM_BYTES:
+        return hashlib.sha256(stream).hexdigest()
+    digest = _recent_digests.get(stream)
+    if digest is None:
+        digest = hashlib.sha256(stream).hexdigest()
+        with _recent_digests_lock:
+            _recent_digests[stream] = digest
+            if len(_recent_digests) > _RECENT_DIGESTS:
+                del _recent_digests[next(iter(_recent_digests))]
+    return digest
 
 
 def pickle_function(function, warn_above=DEFAULT_BIG_FUNCTION_BYTES):

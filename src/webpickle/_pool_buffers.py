@@ -6,6 +6,7 @@ NumPy arrays) as separate Uint8Arrays that postMessage transfers: each is copied
 once out of one Pyodide's memory and once into the other's.
 """
 
+import io
 import pickle
 
 import webpickle
@@ -31,6 +32,35 @@ def copy_in(array):
     stats["copied_in"] += 1
     stats["bytes_in"] += view.nbytes
     return view
+
+
+# What reader() reads ahead for the unpickler's opcodes: a few calls into JS per stream.
+_READ_AHEAD = 64 * 2**10
+
+
+class _JsArrayReader(io.RawIOBase):
+    """A JS Uint8Array read as a binary file, each read copied straight from JS into the reader's buffer."""
+
+    def __init__(self, array):
+        self._array, self._position, self._length = array, 0, array.length
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        target = memoryview(buffer).cast("B")
+        n = min(len(target), self._length - self._position)
+        if n > 0:
+            self._array.subarray(self._position, self._position + n).assign_to(target[:n])
+            self._position += n
+        return n
+
+
+def reader(array):
+    """A JS Uint8Array as a buffered binary file, for pickle.load: an unpickler reads a big value
+    (a bytes object of a few MB) into the object it makes, so the array is copied into this
+    Pyodide's memory once, not twice (to_bytes(), then the object)."""
+    return io.BufferedReader(_JsArrayReader(array), buffer_size=_READ_AHEAD)
 
 
 def dumps(obj, take_buffer=None):

@@ -35,7 +35,10 @@ def serve(payload, buffers, digest=None, function_stream=None):
             return None
 
         def load_call():
-            loaded = function if function is not None else functions.load(digest, function_stream.to_bytes())
+            if function is not None:
+                loaded = function
+            else:
+                loaded = functions.load(digest, _pool_buffers.reader(function_stream), function_stream.length)
             return (loaded, *_pool_buffers.loads(payload, buffers))
 
         outcome = _call.run(load_call)

@@ -238,7 +238,7 @@ class WorkerPool(BatchMixin):
             if (self._cache if cache is None else cache) and not isinstance(fn, FunctionStream):
                 fn = pickle_function(fn, self._big_function_bytes)
             if isinstance(fn, FunctionStream):
-                function = fn.digest, _function_carrier(fn)
+                function = _function_carrier(fn, self._js.functionBuffer if self._js else None)
                 payload, buffers = _pool_buffers.dumps((args, kwargs), take_buffer)
             else:
                 function = None
@@ -259,9 +259,8 @@ class WorkerPool(BatchMixin):
             return
         token = self._next_token = self._next_token + 1
         self._futures[token] = future
-        digest, stream = function or (None, None)
         self._client.submit(token, payload, to_js(buffers) if buffers else None,
-                            None if timeout is None else timeout * 1000, digest, stream)
+                            None if timeout is None else timeout * 1000, function)
         future._on_cancel = lambda: self._client and self._client.cancel(token)
 
     def _on_settle(self, settlement):
@@ -336,21 +335,28 @@ class WorkerPool(BatchMixin):
         self.shutdown()
 
 
-# JS copies of the streams of the functions submitted last, by digest: repeated submit()s of one
-# function pickle it again (a change must be caught) but need not copy it out again.
+# The JS copies of the functions submitted last, by digest: repeated submit()s of one function
+# pickle it again (a change must be caught) but need not copy it out again.
 _recent_carriers = collections.OrderedDict()
 _RECENT_CARRIERS = 8
 
 
-def _function_carrier(pickled):
-    """The function's stream as a JS Uint8Array, made once per FunctionStream (a map's calls share
-    it) and reused by the next FunctionStreams of the same digest."""
-    from pyodide.ffi import to_js
+def _function_carrier(pickled, function_buffer=None):
+    """The function as pool.call()'s JS fn, {digest, stream}: made once per FunctionStream (a map's
+    calls share it) and reused by the next FunctionStreams of the same digest. function_buffer(n)
+    (pool.mjs) gives the Uint8Array the stream is copied into: memory the workers share where
+    this page may share it (None, before the JS pool exists: a plain Uint8Array)."""
+    import js
 
     if pickled.carrier is None:
         carrier = _recent_carriers.pop(pickled.digest, None)
-        pickled.carrier = carrier if carrier is not None else to_js(pickled.stream)
-        _recent_carriers[pickled.digest] = pickled.carrier
+        if carrier is None:
+            stream = (function_buffer or js.Uint8Array.new)(len(pickled.stream))
+            stream.assign(pickled.stream)
+            carrier = js.Object.new()
+            carrier.digest, carrier.stream = pickled.digest, stream
+        pickled.carrier = carrier
+        _recent_carriers[pickled.digest] = carrier
         if len(_recent_carriers) > _RECENT_CARRIERS:
             _recent_carriers.popitem(last=False)
     return pickled.carrier

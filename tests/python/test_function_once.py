@@ -62,6 +62,32 @@ def test_a_changed_definition_or_captured_value_is_another_digest():
     assert digest(CELL.replace("+ offset", "- offset")) != digest(CELL)
 
 
+def test_a_small_streams_digest_is_remembered_a_big_ones_is_not(monkeypatch):
+    import hashlib
+
+    hashed = []
+    real_sha256 = hashlib.sha256
+    monkeypatch.setattr(hashlib, "sha256", lambda data: hashed.append(len(data)) or real_sha256(data))
+    small = webpickle.dumps(define_in_main("def remembered(): return 'r'", "remembered"))
+    big = bytes(200_000)
+    for stream in (small, bytes(small), big, bytes(big)):  # equal streams, distinct objects
+        assert _function_stream.digest_of(stream) == real_sha256(stream).hexdigest()
+    assert hashed == [len(small), len(big), len(big)], "the small stream was hashed once; the big one each time"
+    for i in range(300):
+        _function_stream.digest_of(str(i).encode())
+    assert len(_function_stream._recent_digests) <= 256, "the remembered digests are bounded"
+
+
+def test_a_cache_loads_from_a_binary_file_of_a_given_size():
+    import io
+
+    stream = webpickle.dumps(define_in_main("def from_file(): return 'file'", "from_file"))
+    cache = FunctionCache(max_bytes=len(stream))
+    assert cache.load("f", io.BytesIO(stream), len(stream))() == "file"
+    assert cache.load("f", io.BytesIO(b"never read"), 10)() == "file", "a loaded digest is not read again"
+    assert cache._entries["f"][1] == len(stream), "its size counts towards the bound"
+
+
 def test_the_cache_evicts_the_least_recently_used_past_its_bytes():
     streams = {name: webpickle.dumps(define_in_main(f"def {name}(): return {name!r}", name)) for name in "abc"}
     cache = FunctionCache(max_bytes=2 * max(len(s) for s in streams.values()))
