@@ -25,11 +25,6 @@ const DEFAULT_INTERRUPT_GRACE_MS = 1000;
 /** How often an interrupt not yet answered is said again. */
 const INTERRUPT_REPEAT_MS = 50;
 
-/** Whether this thread may post a SharedArrayBuffer to its workers (Node; a cross-origin isolated page). */
-function canShareMemory() {
-  return typeof SharedArrayBuffer === "function" && globalThis.crossOriginIsolated !== false;
-}
-
 /** Whether workers can be interrupted here: they need memory shared with this thread. */
 function interruptSupport(graceMs) {
   if (graceMs === 0) return { available: false, reason: "turned off (interruptGrace is 0)" };
