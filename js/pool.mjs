@@ -256,12 +256,20 @@ export class WorkerPool {
    * makes it while as many others as there are cores boot beside it as before
    * and the rest wait for the snapshot (booting more side by side on the same
    * cores would make each slower than a restore); else as before. Workers
-   * start loading Pyodide at once, while the pool looks the snapshot up
-   * (reading and checking a cached one takes a while) or one of them makes it,
-   * and get their plan when it is known.
+   * that will restore start loading Pyodide at once, while the pool looks the
+   * snapshot up (reading and checking a cached one takes a while) or one of
+   * them makes it, and get their plan when it is known; the others' scripts
+   * load meanwhile.
    */
   async #startAll() {
-    if (this.#options.snapshot !== false) for (const slot of this.#slots) this.#startWorker(slot, { mode: "await" });
+    if (this.#options.snapshot !== false) {
+      const restoring = await this.#snapshots.mightRestore();
+      if (this.#terminated) return;
+      for (const slot of this.#slots) {
+        if (restoring || slot.index >= defaultSize()) this.#startWorker(slot, { mode: "await" });
+        else this.#spawn(slot);
+      }
+    }
     let plan;
     try {
       plan = await this.#snapshots.plan();

@@ -135,6 +135,23 @@ export class SnapshotSource {
   /** The marker a worker leaves in the snapshot, to tell a restore from an ignored option. */
   get marker() { return this.#key ?? ""; }
 
+  /**
+   * Whether the plan may be a restore, known sooner than the plan: a snapshot
+   * is in memory (or being made), or the persistent cache holds an entry.
+   * When not, the plan is to make one (or none): a worker then told to boot
+   * rather than restore is better started with its plan, since loading
+   * Pyodide for a restore and then booting it anew costs more than the wait.
+   */
+  async mightRestore() {
+    if (this.#options.enabled === false) return false;
+    for (const entry of inMemory.values()) if (!entry.failed) return true;
+    try {
+      return (await persistentCache(this.#options.cache)?.hasEntries()) ?? false;
+    } catch {
+      return false; // an unreadable cache is an empty one
+    }
+  }
+
   async plan() {
     if (this.#options.enabled === false) return { reason: "turned off by the pool's snapshot option" };
     let build;
@@ -260,6 +277,9 @@ function persistentCache(option) {
 function cacheStorage(storage) {
   const request = (key) => new Request(new URL(`/__webpickle-snapshot__/${key}`, globalThis.location.href));
   return {
+    async hasEntries() {
+      return (await (await storage.open(CACHE_NAME)).keys()).length > 0;
+    },
     async load(key) {
       const response = await (await storage.open(CACHE_NAME)).match(request(key));
       return response ? new Uint8Array(await response.arrayBuffer()) : null;
@@ -279,6 +299,15 @@ function cacheStorage(storage) {
 function directoryCache(folder) {
   const fileOf = async (key) => (await import("node:path")).join(folder, `${FILE_PREFIX}${key}.bin`);
   return {
+    async hasEntries() {
+      const { readdir } = await import("node:fs/promises");
+      try {
+        return (await readdir(folder)).some((name) => name.startsWith(FILE_PREFIX) && name.endsWith(".bin"));
+      } catch (error) {
+        if (error?.code === "ENOENT") return false;
+        throw error;
+      }
+    },
     async load(key) {
       const { readFile } = await import("node:fs/promises");
       try {
