@@ -3,11 +3,15 @@
 namespace webpickle::py {
 
 namespace detail {
-Internals* g_internals = nullptr;
+alignas(Internals) unsigned char g_internals[sizeof(Internals)];
 }
 
 void init_internals() {
-    if (detail::g_internals == nullptr) detail::g_internals = new Internals();  // never freed (internals.hpp)
+    static bool made = false;  // the module is imported once per process
+    if (!made) {
+        new (detail::g_internals) Internals();  // never destroyed (internals.hpp)
+        made = true;
+    }
     init_runtime();
 }
 
