@@ -14,3 +14,9 @@ export function makeError(name, message, { cause, ...fields } = {}) {
   error.name = name;
   return Object.assign(error, fields);
 }
+
+/** "Name: message" of an error, for messages that wrap it. */
+export function describe(error) {
+  if (!(error instanceof Error)) return String(error);
+  return error.name && error.name !== "Error" ? `${error.name}: ${error.message}` : error.message;
+}

@@ -11,14 +11,14 @@
 // Every call ends: with a reply (the task's result or its Python exception)
 // or with an Error named as in protocol.mjs's ErrorName.
 
-import { makeError } from "./errors.mjs";
+import { describe, makeError } from "./errors.mjs";
+import { State, WorkerStarter, defaultSize, newSlot } from "./pool_start.mjs";
 import { ErrorName, MessageType, errorFromWire, transferList } from "./protocol.mjs";
-import { SnapshotSource, SnapshotUse, canShareMemory, planForWorker } from "./snapshot.mjs";
+import { canShareMemory } from "./snapshot.mjs";
 import { Spares } from "./spares.mjs";
 import { spawnWorker } from "./spawn.mjs";
 
-/** The state of one worker slot, as reported by pool.workers ("stopping": interrupted, not yet free). */
-const State = Object.freeze({ STARTING: "starting", IDLE: "idle", BUSY: "busy", STOPPING: "stopping", FAILED: "failed" });
+/** @typedef {import("./pool_start.mjs").Slot} Slot */
 
 /** How long an interrupted task may take to stop before its worker is replaced, by default. */
 const DEFAULT_INTERRUPT_GRACE_MS = 1000;
@@ -35,34 +35,12 @@ function interruptSupport(graceMs) {
   return { available: true, reason: null };
 }
 
-function defaultSize() {
-  const cores = globalThis.navigator?.hardwareConcurrency;
-  return Number.isInteger(cores) && cores > 0 ? cores : 2;
-}
-
 /** indexURL etc. made absolute, because a worker started from a Blob URL cannot resolve relative ones. */
 function absolute(url) {
   if (url === undefined || url === null) return url;
   const base = globalThis.location?.href;
   return base ? new URL(url, base).href : String(url);
 }
-
-/**
- * One worker's place in the pool; a replacement worker takes the same slot.
- * @typedef {object} Slot
- * @property {number} index
- * @property {string} state one of State
- * @property {import("./protocol.mjs").Port | null} port
- * @property {any} task the task it runs, or null
- * @property {number} startId the id of the INIT of its current worker
- * @property {number | null} readyMs
- * @property {boolean} counted whether `ready` counted it
- * @property {import("./protocol.mjs").Startup | null} startup
- * @property {Int32Array | null} interrupt
- * @property {ReturnType<typeof setTimeout> | null} graceTimer
- * @property {Set<string>} functions digests of the function streams posted to its current worker
- * @property {boolean} awaitingPlan its worker boots up to the snapshot and waits for a SNAPSHOT_PLAN
- */
 
 export class WorkerPool {
   #options;
@@ -74,9 +52,7 @@ export class WorkerPool {
   #broken = null; // the Error every call gets once no worker can start
   #spares; // buffers back from workers, for takeBuffer()
   #settleReady;
-  #snapshots; // where workers get their snapshot (snapshot.mjs)
-  #snapshot = { use: "pending", reason: null, bytes: null }; // what this pool's workers start from
-  #waitingForSnapshot = null; // slots that start once the first worker has made the snapshot
+  #starter; // brings each slot's worker up to READY (pool_start.mjs)
   #interrupts;
   #posted = { calls: 0, payloadBytes: 0, functions: 0, functionBytes: 0, functionMisses: 0 };
 
@@ -111,16 +87,18 @@ export class WorkerPool {
       throw new RangeError(`WorkerPool: interruptGrace must be a number of milliseconds >= 0, not ${grace}`);
     }
     this.#interrupts = interruptSupport(grace);
-    this.#snapshots = new SnapshotSource({ indexURL: this.#options.indexURL, enabled: options.snapshot ?? true,
-      cache: options.snapshotCache ?? true });
     this.#spares = new Spares(this.#options.spareBytes);
     this.ready = new Promise((resolve, reject) => { this.#settleReady = { resolve, reject, waiting: size }; });
     this.ready.catch(() => {}); // reported through the promise; not an unhandled rejection
-    for (let index = 0; index < size; index++) {
-      this.#slots.push({ index, state: State.STARTING, port: null, task: null, startId: 0, readyMs: null,
-        counted: false, startup: null, interrupt: null, graceTimer: null, functions: new Set(), awaitingPlan: false });
-    }
-    this.#startAll();
+    for (let index = 0; index < size; index++) this.#slots.push(newSlot(index));
+    this.#starter = new WorkerStarter(this.#options, this.#slots, this.#interrupts, {
+      onMessage: (slot, message) => this.#onMessage(slot, message),
+      onError: (slot, error) => this.#onWorkerError(slot, error),
+      startFailed: (slot, cause) => this.#startFailed(slot, cause),
+      nextId: () => this.#nextId++,
+      terminated: () => this.#terminated,
+    });
+    this.#starter.startAll();
   }
 
   /** Start a pool and resolve once every worker is ready; on failure terminate it and reject. */
@@ -153,10 +131,9 @@ export class WorkerPool {
    * with their function because the worker had evicted it.
    */
   get stats() {
-    const { use, reason, bytes } = this.#snapshot;
     return {
       posted: { ...this.#posted },
-      snapshot: { use, reason, bytes: bytes?.length ?? null },
+      snapshot: this.#starter.snapshot,
       interrupt: { ...this.#interrupts, graceMs: this.#options.interruptGrace },
       workers: this.#slots.map(({ index, readyMs, startup }) => ({
         index, ms: readyMs, snapshot: startup?.snapshot ?? null, reason: startup?.reason ?? null,
@@ -243,148 +220,12 @@ export class WorkerPool {
       if (slot.task) this.#settle(slot.task, null, error);
       slot.task = null;
     }
-    if (this.#waitingForSnapshot !== null) this.#snapshots.abandon(); // terminated while its first worker made it
-    this.#waitingForSnapshot = null;
+    this.#starter.terminate();
     for (const task of this.#queue.splice(0)) this.#settle(task, null, error);
     this.#readyFailed(makeError(ErrorName.TERMINATED, "the pool was terminated while its workers were starting"));
   }
 
   // -- workers ---------------------------------------------------------------
-
-  /**
-   * Start every slot: from a snapshot when there is one; else the first worker
-   * makes it while as many others as there are cores boot beside it as before
-   * and the rest wait for the snapshot (booting more side by side on the same
-   * cores would make each slower than a restore); else as before. Workers
-   * that will restore start loading Pyodide at once, while the pool looks the
-   * snapshot up (reading and checking a cached one takes a while) or one of
-   * them makes it, and get their plan when it is known; the others' scripts
-   * load meanwhile.
-   */
-  async #startAll() {
-    if (this.#options.snapshot !== false) {
-      const restoring = await this.#snapshots.mightRestore();
-      if (this.#terminated) return;
-      for (const slot of this.#slots) {
-        if (restoring || slot.index >= defaultSize()) this.#startWorker(slot, { mode: "await" });
-        else this.#spawn(slot);
-      }
-    }
-    let plan;
-    try {
-      plan = await this.#snapshots.plan();
-    } catch (error) {
-      plan = { reason: `the snapshot could not be looked up (${describe(error)})` };
-    }
-    if (this.#terminated) {
-      if (plan.make) this.#snapshots.abandon();
-      return;
-    }
-    if (plan.make) {
-      this.#snapshot = { use: SnapshotUse.MADE, reason: null, bytes: null };
-      const besideMaker = Math.min(this.#slots.length, defaultSize());
-      this.#waitingForSnapshot = this.#slots.slice(besideMaker); // they go on waiting: see #snapshotArrived
-      this.#plan(this.#slots[0], { mode: "make", marker: this.#snapshots.marker });
-      for (const slot of this.#slots.slice(1, besideMaker)) {
-        this.#plan(slot, { mode: "none", reason: "booted beside the worker making the snapshot (one per core)" });
-      }
-      return;
-    }
-    this.#snapshot = plan.bytes ? { use: plan.use, reason: null, bytes: plan.bytes }
-      : { use: SnapshotUse.NOT_USED, reason: plan.reason, bytes: null };
-    for (const slot of this.#slots) this.#plan(slot, this.#restorePlan());
-  }
-
-  /**
-   * Tell the slot's worker its snapshot plan: in a SNAPSHOT_PLAN if it is
-   * waiting for one, else in the INIT that starts it.
-   * @param {Slot} slot
-   * @param {import("./protocol.mjs").SnapshotPlan} plan
-   */
-  #plan(slot, plan) {
-    if (slot.state !== State.STARTING) return; // failed meanwhile
-    if (!slot.awaitingPlan) {
-      this.#startWorker(slot, plan);
-      return;
-    }
-    slot.awaitingPlan = false;
-    const { plan: posted, transfer } = planForWorker(plan);
-    try {
-      slot.port.post({ type: MessageType.SNAPSHOT_PLAN, id: slot.startId, plan: posted }, transfer);
-    } catch (error) {
-      this.#startFailed(slot, error);
-    }
-  }
-
-  /** The first worker made the snapshot (`bytes`), or could not (`reason`): start the others. */
-  #snapshotArrived(bytes, reason) {
-    if (this.#waitingForSnapshot === null) return;
-    if (bytes) {
-      this.#snapshot.bytes = this.#snapshots.made(bytes);
-    } else {
-      this.#snapshots.failed(reason);
-      this.#snapshot = { use: SnapshotUse.NOT_USED, reason, bytes: null };
-    }
-    const waiting = this.#waitingForSnapshot;
-    this.#waitingForSnapshot = null;
-    for (const slot of waiting) if (!this.#terminated) this.#plan(slot, this.#restorePlan());
-  }
-
-  /**
-   * What INIT says about the snapshot for the next worker started.
-   * @returns {import("./protocol.mjs").SnapshotPlan}
-   */
-  #restorePlan() {
-    const { bytes, use, reason } = this.#snapshot;
-    if (!bytes) return { mode: "none", reason };
-    return { mode: "restore", bytes, marker: this.#snapshots.marker,
-      use: use === SnapshotUse.FROM_CACHE ? SnapshotUse.FROM_CACHE : SnapshotUse.RESTORED };
-  }
-
-  /**
-   * Start the slot's worker thread; #startWorker posts its INIT.
-   * @param {Slot} slot
-   * @returns {boolean} false when it could not be spawned
-   */
-  #spawn(slot) {
-    const o = this.#options;
-    slot.state = State.STARTING;
-    slot.startId = this.#nextId++;
-    slot.functions = new Set(); // a new worker has loaded nothing
-    slot.interrupt = this.#interrupts.available ? new Int32Array(new SharedArrayBuffer(4)) : null;
-    let port;
-    try {
-      port = o.spawn(o.workerURL, `webpickle-worker-${slot.index}`);
-    } catch (error) {
-      this.#startFailed(slot, error);
-      return false;
-    }
-    slot.port = port;
-    port.onmessage = (message) => { if (slot.port === port) this.#onMessage(slot, message); };
-    port.onerror = (error) => { if (slot.port === port) this.#onWorkerError(slot, error); };
-    return true;
-  }
-
-  /**
-   * @param {Slot} slot
-   * @param {import("./protocol.mjs").InitSnapshotPlan} [plan]
-   */
-  #startWorker(slot, plan = this.#restorePlan()) {
-    const o = this.#options;
-    if (!slot.port && !this.#spawn(slot)) return;
-    slot.awaitingPlan = plan.mode === "await";
-    const { plan: snapshot, transfer } = planForWorker(plan);
-    try {
-      slot.port.post({
-        type: MessageType.INIT, id: slot.startId, indexURL: o.indexURL, packages: [...(o.packages ?? [])],
-        wheelURL: o.wheelURL, lockFileURL: o.lockFileURL, lockFileContents: o.lockFileContents,
-        packageBaseUrl: o.packageBaseUrl, interruptBuffer: slot.interrupt?.buffer, snapshot,
-        functionCacheBytes: o.functionCacheBytes,
-      }, transfer);
-    } catch (error) { // an option that cannot be cloned (a function in lockFileContents, say)
-      this.#startFailed(slot, error);
-    }
-  }
 
   /** Stop the slot's worker and start another in its place. */
   #replace(slot) {
@@ -393,7 +234,7 @@ export class WorkerPool {
     slot.port?.terminate();
     slot.port = null;
     slot.task = null;
-    if (!this.#terminated) this.#startWorker(slot);
+    if (!this.#terminated) this.#starter.start(slot);
   }
 
   /**
@@ -404,20 +245,14 @@ export class WorkerPool {
     const task = slot.task;
     switch (message?.type) {
       case MessageType.SNAPSHOT:
-        if (message.id === slot.startId) this.#snapshotArrived(message.bytes, message.reason);
+        if (message.id === slot.startId) this.#starter.snapshotMade(message.bytes, message.reason);
         return;
       case MessageType.READY:
         if (message.id !== slot.startId) return;
         slot.state = State.IDLE;
         slot.readyMs = message.ms;
         slot.startup = message.startup ?? null;
-        if (this.#waitingForSnapshot && slot === this.#slots[0]) { // a worker that never said SNAPSHOT
-          this.#snapshotArrived(null, "the first worker started without making one");
-        }
-        if (message.startup?.restoreFailed && this.#snapshot.bytes) {
-          this.#snapshots.discard(message.startup.reason);
-          this.#snapshot = { use: SnapshotUse.NOT_USED, reason: message.startup.reason, bytes: null };
-        }
+        this.#starter.workerReady(slot, message.startup);
         this.#options.onWorkerReady?.({ index: slot.index, ms: message.ms, startup: slot.startup });
         if (!slot.counted) { // `ready` waits for each slot's first worker, not for replacements
           slot.counted = true;
@@ -486,9 +321,7 @@ export class WorkerPool {
   }
 
   #startFailed(slot, cause) {
-    if (this.#waitingForSnapshot && slot === this.#slots[0]) {
-      this.#snapshotArrived(null, `the worker making it could not start (${describe(cause)})`);
-    }
+    this.#starter.workerFailed(slot, cause);
     slot.port?.terminate();
     slot.port = null;
     slot.state = State.FAILED;
@@ -632,12 +465,6 @@ export class WorkerPool {
     if (error) task.reject(error);
     else task.resolve(value);
   }
-}
-
-/** "Name: message" of an error, for messages that wrap it. */
-function describe(error) {
-  if (!(error instanceof Error)) return String(error);
-  return error.name && error.name !== "Error" ? `${error.name}: ${error.message}` : error.message;
 }
 
 function abortError(signal) {
