@@ -9,11 +9,13 @@ import json
 import logging
 import sys
 
+from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 LOGGER = logging.getLogger("webpickle.server")
 # Handlers store what the access line should add about a request here (e.g. the outcome of a call).
-LOG_FIELDS = "webpickle.log"
+# A typed key where aiohttp has them (3.13 on), which it asks for; a string key before.
+LOG_FIELDS = web.RequestKey("webpickle.log", dict) if hasattr(web, "RequestKey") else "webpickle.log"
 
 
 class _JsonLines(logging.Formatter):
