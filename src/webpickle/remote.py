@@ -358,8 +358,12 @@ class _AiohttpTransport:
                 async with self._session.request(method, url, headers=headers, data=body,
                                                  allow_redirects=False) as response:
                     return response.status, response.headers, await response.read()
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
             raise RemoteError(f"could not reach the server at {url}: {exc}") from None
+        except aiohttp.ClientError as exc:  # the request was sent (in part at least): it may have run
+            raise RemoteError(f"the server at {url} closed the connection before answering ({exc}): it may have "
+                              "stopped or restarted, and the call may have started there; send it again if running "
+                              "it twice is safe") from None
 
     async def close(self):
         if self._session is not None:
