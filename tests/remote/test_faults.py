@@ -10,12 +10,12 @@ import asyncio
 import os
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 import webpickle
-from remote_support import CALL_TIMEOUT_S, KEY, Server, run, wait_until_async
+from gates import held_call
+from remote_support import KEY, Server, run, wait_until_async
 from webpickle.remote import RemoteExecutor, RemoteWorkerCrashedError
 
 webpickle.register_pickle_by_value(sys.modules[__name__])
@@ -29,14 +29,9 @@ def pool_server(key_file, log_dir):
 
 
 def held_pid(started, gate):
-    """Runs on the server: says it started (the file started), holds its process until
-    the test creates the file gate, then returns its pid."""
-    Path(started).touch()
-    deadline = time.monotonic() + CALL_TIMEOUT_S
-    while not os.path.exists(gate):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the test never created {gate}")
-        time.sleep(0.02)
+    """Runs on the server: holds its process until the test creates the file gate (see
+    held_call), then returns its pid."""
+    held_call(started, gate)
     return os.getpid()
 
 

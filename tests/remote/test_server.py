@@ -5,14 +5,12 @@ import http.client
 import json
 import signal
 import subprocess
-import os
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 import webpickle
+from gates import held_call
 from remote_support import (CALL_TIMEOUT_S, KEY, Server, gadget_call, lines_in, run, signed_headers,
                             wait_until_async, write_key_file)
 from webpickle import _signing
@@ -124,15 +122,8 @@ def test_other_origins_are_refused_before_anything_runs(server, tmp_path):
 
 
 def held_square(x, started, gate):
-    """Runs on the server: says it started (the file started), then returns x * x once
-    the test creates the file gate."""
-    Path(started).touch()
-    deadline = time.monotonic() + CALL_TIMEOUT_S
-    while not os.path.exists(gate):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the test never created {gate}")
-        time.sleep(0.02)
-    return x * x
+    """Runs on the server: returns x * x once the test creates the file gate (see held_call)."""
+    return held_call(started, gate, x * x)
 
 
 def test_sigterm_finishes_running_calls_then_exits(key_file, log_dir, tmp_path):

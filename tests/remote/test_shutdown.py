@@ -3,35 +3,22 @@ ends them; a request handled once the server is stopping is answered 503 and run
 
 import asyncio
 import json
-import os
 import pickle
 import signal
 import socket
 import sys
 import time
-from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
 import webpickle
-from remote_support import CALL_TIMEOUT_S, KEY, Server, gadget_call, lines_in, run, signed_headers, wait_until_async
+from gates import held_call
+from remote_support import KEY, Server, gadget_call, lines_in, run, signed_headers, wait_until_async
 from webpickle import _signing
 from webpickle.remote import RemoteError, RemoteExecutor
 from webpickle.server import app
 
 webpickle.register_pickle_by_value(sys.modules[__name__])
-
-
-def held_call(started, gate, result):
-    """Runs on the server: says it started (the file started), then returns result once
-    the test creates the file gate (or fails after CALL_TIMEOUT_S)."""
-    Path(started).touch()
-    deadline = time.monotonic() + CALL_TIMEOUT_S
-    while not os.path.exists(gate):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the test never created {gate}")
-        time.sleep(0.02)
-    return result
 
 
 SHUTDOWN_TIMEOUT_S = 2
