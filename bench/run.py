@@ -102,7 +102,10 @@ def git_state():
         return {"commit": git("rev-parse", "--short", "HEAD").strip(),
                 "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
     except (OSError, subprocess.CalledProcessError):
-        return None
+        pass
+    # Inside the toolchain root a git worktree's repository cannot be read: ./dev says it.
+    commit = os.environ.get("WEBPICKLE_GIT_COMMIT")
+    return {"commit": commit, "dirty": os.environ.get("WEBPICKLE_GIT_DIRTY") == "1"} if commit else None
 
 
 def run_native(args):

@@ -135,7 +135,7 @@ const format = (value, digits) => (value === undefined ? "–" : value.toFixed(d
 function headline(summary) {
   const ours = summary[NEW], old = summary[OLD];
   const pair = (key, digits, unit) => `${format(ours[key], digits)}${unit} (today ${format(old[key], digits)}${unit})`;
-  return `In Node: a later pool of 2 ready in ${pair("ready_2", 2, " s")}, of 4 in ${pair("ready_4", 2, " s")}; ` +
+  return `a later pool of 2 ready in ${pair("ready_2", 2, " s")}, of 4 in ${pair("ready_4", 2, " s")}; ` +
     `the first pool of 4 in ${pair("first_4", 2, " s")}; next task after a timeout ${pair("timeout_next", 1, " ms")}.`;
 }
 
