@@ -17,9 +17,10 @@ webpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def held_call(started, gate, result=None):
-    """Runs on the server: says it started (creates the file started), then returns result
-    once the test creates the file gate (or fails after CALL_TIMEOUT_S)."""
-    Path(started).touch()
+    """Runs on the server: says it started (creates the file started, unless None), then
+    returns result once the test creates the file gate (or fails after CALL_TIMEOUT_S)."""
+    if started is not None:
+        Path(started).touch()
     deadline = time.monotonic() + CALL_TIMEOUT_S
     while not os.path.exists(gate):
         if time.monotonic() > deadline:

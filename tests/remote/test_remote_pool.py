@@ -14,6 +14,7 @@ import time
 import pytest
 
 import webpickle
+from gates import held_call
 from remote_support import KEY
 from webpickle.remote import RemotePoolExecutor, RemoteTraceback, VersionMismatchError
 
@@ -24,12 +25,7 @@ WAIT_LIMIT_S = 120
 
 def wait_for_file(path, value=None):
     """Block until path exists (the test creates it), then return value."""
-    deadline = time.monotonic() + WAIT_LIMIT_S
-    while not os.path.exists(path):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} never appeared")
-        time.sleep(0.01)
-    return value
+    return held_call(None, path, value)
 
 
 def wait_until(predicate):
