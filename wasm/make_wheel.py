@@ -5,10 +5,7 @@ usage: python3 wasm/make_wheel.py STAGE_DIR DIST_DIR
 STAGE_DIR holds webpickle/_core.cpython-314-wasm32-emscripten.so (from
 `cmake --install`); the Python files come from src/webpickle, and the Web
 Worker pool's JavaScript, bundled by wasm/bundle_js.mjs (esbuild), goes to
-webpickle/_js/. Each Python file ships with its bytecode, compiled here by the
-toolchain's CPython 3.14 (Pyodide's 3.14 reads the same magic number): a
-worker restored from a snapshot imports webpickle without compiling it, and
-the source beside it keeps tracebacks' lines. The platform
+webpickle/_js/. The platform
 tag is built from the ABI version Pyodide's own lock file declares
 (pyemscripten_<abi>_wasm32), never from the compiler's version: micropip
 rejects an emscripten_<compiler version> tag that differs from Pyodide's.
@@ -18,7 +15,6 @@ The archive is deterministic: sorted entries with a fixed timestamp.
 import base64
 import hashlib
 import json
-import py_compile
 import re
 import subprocess
 import sys
@@ -58,22 +54,6 @@ def record_line(name, data):
     return f"{name},sha256={digest},{len(data)}"
 
 
-def cached_name(name):
-    """Where the import system looks for name's bytecode (Pyodide's cache tag is CPython's)."""
-    folder, _, file = name.rpartition("/")
-    return f"{folder}/__pycache__/{file[:-3]}.{sys.implementation.cache_tag}.pyc"
-
-
-def unchecked_pyc(source, name):
-    """source compiled to an unchecked-hash .pyc: installing a wheel gives its files
-    new mtimes, which would make a timestamped .pyc stale."""
-    with tempfile.TemporaryDirectory() as out:
-        target = Path(out) / "module.pyc"
-        py_compile.compile(str(source), cfile=str(target), dfile=name, doraise=True,
-                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-        return target.read_bytes()
-
-
 def bundled_javascript():
     """{file name: bytes} of the pool's JavaScript bundles (see wasm/bundle_js.mjs)."""
     with tempfile.TemporaryDirectory() as out:
@@ -92,10 +72,7 @@ def wheel_files(stage, version, tag):
         if relative.parts[0] in NATIVE_ONLY:
             continue
         if source.is_file() and "__pycache__" not in source.parts and source.suffix != ".pyc":
-            name = f"webpickle/{relative.as_posix()}"
-            files[name] = source.read_bytes()
-            if source.suffix == ".py":
-                files[cached_name(name)] = unchecked_pyc(source, name)
+            files[f"webpickle/{source.relative_to(PACKAGE_SOURCES).as_posix()}"] = source.read_bytes()
     for name, data in bundled_javascript().items():
         files[f"webpickle/_js/{name}"] = data
     dist_info = f"webpickle-{version}.dist-info"
